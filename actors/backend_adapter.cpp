@@ -1,0 +1,120 @@
+#include "actors/backend_adapter.hpp"
+
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "messages/errors.hpp"
+
+namespace orasi {
+
+namespace {
+
+/// Errors that mean "cannot reach the source" (as opposed to bad content).
+bool is_unreachable(const caf::error& err) {
+  return is_orasi_error(err)
+         && (static_cast<errc>(err.code()) == errc::backend_unavailable
+             || static_cast<errc>(err.code()) == errc::timeout);
+}
+
+void mark_stale(backend_pointer self, bool stale, const std::string& reason) {
+  auto& st = self->state;
+  if (st.stale == stale)
+    return;
+  st.stale = stale;
+  caf::anon_send(st.registry, backend_status{stale, reason});
+}
+
+void handle_poll_error(backend_pointer self, const caf::error& err) {
+  auto& st = self->state;
+  if (is_unreachable(err)) {
+    mark_stale(self, true, error_message(err));
+    return;
+  }
+  // Bad content: keep serving what we have and say why.
+  ++st.rejected_updates;
+  spdlog::error("{} backend: update rejected, keeping the previous services: "
+                "{}",
+                st.options.source->name(), error_message(err));
+}
+
+/// A poll, or a full listing when the refresh interval has passed.
+caf::expected<std::optional<backends::source_listing>>
+next_update(backend_state& st, bool refresh_due) {
+  if (!refresh_due)
+    return st.options.source->poll();
+  auto listing = st.options.source->list();
+  if (!listing)
+    return std::move(listing.error());
+  return std::optional<backends::source_listing>{std::move(*listing)};
+}
+
+void poll_source(backend_pointer self) {
+  auto& st = self->state;
+  st.since_refresh += st.options.poll_interval;
+  auto refresh_due = st.since_refresh >= st.options.refresh_interval;
+  auto update = next_update(st, refresh_due);
+  if (!update) {
+    handle_poll_error(self, update.error());
+    return;
+  }
+  if (refresh_due)
+    st.since_refresh = caf::timespan{0};
+  mark_stale(self, false, "");
+  if (*update)
+    caf::anon_send(st.registry, backend_snapshot{std::move((*update)->services),
+                                             (*update)->revision});
+}
+
+} // namespace
+
+backend_actor::behavior_type backend_adapter(backend_pointer self,
+                                             registry_actor registry,
+                                             backend_options options) {
+  self->state.registry = std::move(registry);
+  self->state.options = std::move(options);
+  self->delayed_send(self, self->state.options.poll_interval,
+                     tick_atom::value);
+  return {
+    [self](sync_atom) -> caf::result<uint64_t> {
+      auto listing = self->state.options.source->list();
+      if (!listing) {
+        if (is_unreachable(listing.error()))
+          mark_stale(self, true, error_message(listing.error()));
+        return std::move(listing.error());
+      }
+      mark_stale(self, false, "");
+      self->state.since_refresh = caf::timespan{0};
+      return self->delegate(
+        self->state.registry, backend_snapshot{std::move(listing->services),
+                               listing->revision});
+    },
+    [self](register_atom, std::string& id,
+           ServiceInfo& info) -> caf::result<uint64_t> {
+      if (auto err = self->state.options.source->put(id, info))
+        return err;
+      backend_delta delta;
+      delta.upserts.emplace(std::move(id), std::move(info));
+      return self->delegate(self->state.registry, std::move(delta));
+    },
+    [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
+      if (auto err = self->state.options.source->remove(id))
+        return err;
+      backend_delta delta;
+      delta.removals.push_back(std::move(id));
+      return self->delegate(self->state.registry, std::move(delta));
+    },
+    [self](attach_atom, registry_actor& registry) {
+      self->state.registry = std::move(registry);
+      // The new registry learns reachability from scratch.
+      if (self->state.stale)
+        caf::anon_send(self->state.registry, backend_status{true, "still down"});
+    },
+    [self](tick_atom) {
+      poll_source(self);
+      self->delayed_send(self, self->state.options.poll_interval,
+                         tick_atom::value);
+    },
+  };
+}
+
+} // namespace orasi

@@ -1,0 +1,56 @@
+// The backend actor: adapts one backends::discovery_source to messages. It
+// lists the source into the registry, polls it for changes, re-lists it every
+// refresh interval as a safety net, and performs register/deregister writes.
+#pragma once
+
+#include <memory>
+
+#include <caf/stateful_actor.hpp>
+#include <caf/timespan.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/registry.hpp"
+#include "backends/discovery_source.hpp"
+
+namespace orasi {
+
+/// Writes and syncs reply with the registry version that contains their
+/// effect, which is what makes register_service read-your-writes.
+using backend_actor = caf::typed_actor<
+  // Full listing into the registry now (start, SIGHUP, after a restart).
+  caf::replies_to<sync_atom>::with<uint64_t>,
+  caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
+  caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
+  // Points the adapter at a new registry (after a registry restart).
+  caf::reacts_to<attach_atom, registry_actor>,
+  // Poll timer (sent to itself).
+  caf::reacts_to<tick_atom>>;
+
+struct backend_options {
+  /// Shared with the supervisor so that a restarted adapter keeps the
+  /// source's state (e.g. the static backend's in-memory registrations).
+  std::shared_ptr<backends::discovery_source> source;
+  /// How often to ask the source for changes (file mtime, ...).
+  caf::timespan poll_interval = std::chrono::seconds(1);
+  /// How often to re-list everything even without a change signal.
+  caf::timespan refresh_interval = std::chrono::seconds(30);
+};
+
+struct backend_state {
+  backend_options options;
+  registry_actor registry;        // where listings and deltas go
+  caf::timespan since_refresh{0}; // time polled since the last full listing
+  bool stale = false;             // last contact with the source failed
+  uint64_t rejected_updates = 0;  // invalid content seen by poll()
+  static inline const char* name = "orasi.backend";
+};
+
+using backend_pointer = backend_actor::stateful_pointer<backend_state>;
+
+/// Spawned by the supervisor, detached in production (sources block).
+backend_actor::behavior_type backend_adapter(backend_pointer self,
+                                             registry_actor registry,
+                                             backend_options options);
+
+} // namespace orasi

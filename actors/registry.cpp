@@ -1,0 +1,137 @@
+#include "actors/registry.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include "messages/health_rules.hpp"
+
+namespace orasi {
+
+ServiceMap merge_health(const ServiceMap& backend_services,
+                        const std::map<endpoint_key, EndpointHealthStatus>&
+                          probed) {
+  ServiceMap result = backend_services;
+  for (auto& [id, service] : result) {
+    for (auto& endpoint : service.endpoints) {
+      auto verdict = probed.find(endpoint_key{id, endpoint.url});
+      if (verdict != probed.end())
+        endpoint.health_status = verdict->second;
+    }
+    service.health_status = derive_service_health(service.endpoints);
+  }
+  return result;
+}
+
+namespace {
+
+/// Drops probe verdicts of endpoints that no longer exist, so that an
+/// endpoint that comes back starts from what the backend declares.
+void prune_verdicts(registry_state& st) {
+  for (auto i = st.probed.begin(); i != st.probed.end();) {
+    auto service = st.backend_services.find(i->first.first);
+    auto exists = service != st.backend_services.end()
+                  && std::any_of(service->second.endpoints.begin(),
+                                 service->second.endpoints.end(),
+                                 [&](const ServiceEndpoint& endpoint) {
+                                   return endpoint.url == i->first.second;
+                                 });
+    i = exists ? std::next(i) : st.probed.erase(i);
+  }
+}
+
+void notify(registry_pointer self, const SnapshotPtr& snapshot) {
+  for (auto& subscriber : self->state.subscribers)
+    caf::anon_send(subscriber, changed_atom::value, snapshot);
+}
+
+/// Publishes a new version if the merged view or the stale flag changed.
+uint64_t publish_if_changed(registry_pointer self) {
+  auto& st = self->state;
+  auto current = st.store->load();
+  if (!st.synced)
+    return current->version;
+  auto services = merge_health(st.backend_services, st.probed);
+  if (current->version > 0 && services == current->services
+      && st.stale == current->stale)
+    return current->version;
+  auto next = std::make_shared<RegistrySnapshot>();
+  next->version = current->version + 1;
+  next->healthy = routable_view(services);
+  next->services = std::move(services);
+  next->stale = st.stale;
+  SnapshotPtr published = std::move(next);
+  st.store->publish(published);
+  notify(self, published);
+  return published->version;
+}
+
+} // namespace
+
+registry_actor::behavior_type registry(registry_pointer self,
+                                       std::shared_ptr<snapshot_store> store) {
+  self->state.store = std::move(store);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const caf::actor& subscriber) {
+                                return subscriber.address() == msg.source;
+                              }),
+               subs.end());
+  });
+  return {
+    [self](backend_snapshot& listing) -> uint64_t {
+      auto& st = self->state;
+      st.backend_services = std::move(listing.services);
+      st.synced = true;
+      prune_verdicts(st);
+      return publish_if_changed(self);
+    },
+    [self](backend_delta& delta) -> uint64_t {
+      auto& st = self->state;
+      for (auto& id : delta.removals)
+        st.backend_services.erase(id);
+      for (auto& [id, service] : delta.upserts)
+        st.backend_services[id] = std::move(service);
+      prune_verdicts(st);
+      return publish_if_changed(self);
+    },
+    [self](backend_status& status) -> uint64_t {
+      if (status.stale != self->state.stale)
+        spdlog::warn("backend {}{}", status.stale ? "unreachable, serving "
+                                                    "last-known services: "
+                                                  : "reachable again",
+                     status.reason);
+      self->state.stale = status.stale;
+      return publish_if_changed(self);
+    },
+    [self](endpoint_health_changed& change) -> uint64_t {
+      self->state.probed[endpoint_key{change.service_id, change.endpoint_url}]
+        = change.status;
+      return publish_if_changed(self);
+    },
+    [self](subscribe_atom, caf::actor& subscriber) -> uint64_t {
+      auto& st = self->state;
+      auto& subs = st.subscribers;
+      if (std::find(subs.begin(), subs.end(), subscriber) == subs.end()) {
+        self->monitor(subscriber);
+        subs.push_back(subscriber);
+      }
+      auto current = st.store->load();
+      if (st.synced)
+        caf::anon_send(subscriber, changed_atom::value, current);
+      return current->version;
+    },
+    [self](unsubscribe_atom, caf::actor& subscriber) {
+      auto& subs = self->state.subscribers;
+      self->demonitor(subscriber);
+      subs.erase(std::remove(subs.begin(), subs.end(), subscriber),
+                 subs.end());
+    },
+    [self](snapshot_atom) -> SnapshotPtr { return self->state.store->load(); },
+  };
+}
+
+} // namespace orasi

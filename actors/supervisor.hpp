@@ -1,0 +1,85 @@
+// The supervisor: owns the lifecycle, spawns and monitors the registry and
+// the backend actor, restarts a crashed child with backoff, and turns probe
+// outcomes into endpoint health through the threshold machine.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <caf/actor_clock.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/backend_adapter.hpp"
+#include "actors/endpoint_health_tracker.hpp"
+#include "actors/registry.hpp"
+
+namespace orasi {
+
+using supervisor_actor = caf::typed_actor<
+  // stopped -> starting -> running; replies with the version of the first
+  // synced snapshot. Fails if the first sync fails or a stop intervenes.
+  caf::replies_to<start_atom>::with<uint64_t>,
+  // -> stopping -> stopped once every child is down.
+  caf::replies_to<stop_atom>::with<caf::ok_atom>,
+  caf::replies_to<lifecycle_atom>::with<lifecycle_state>,
+  // Writes through the backend; reply = registry version containing them.
+  caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
+  caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
+  // Full re-list now (SIGHUP).
+  caf::replies_to<sync_atom>::with<uint64_t>,
+  // Subscriptions survive registry restarts because they are kept here.
+  caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
+  caf::reacts_to<unsubscribe_atom, caf::actor>,
+  // One health check result from a probe actor.
+  caf::reacts_to<probe_outcome>,
+  // Restart timer for a crashed child (sent to itself).
+  caf::reacts_to<restart_atom, child_kind>,
+  // Current children, for diagnostics and tests.
+  caf::replies_to<children_atom>::with<registry_actor, backend_actor>>;
+
+struct restart_policy {
+  caf::timespan initial_backoff = std::chrono::milliseconds(100);
+  caf::timespan max_backoff = std::chrono::seconds(10);
+};
+
+struct supervisor_options {
+  std::shared_ptr<snapshot_store> store;
+  backend_options backend;
+  /// Production: true (sources block). Deterministic tests: false.
+  bool detach_backend = true;
+  health_thresholds thresholds;
+  restart_policy restarts;
+  /// Upper bound for the first sync of start().
+  caf::timespan sync_timeout = std::chrono::seconds(30);
+};
+
+/// Restart bookkeeping for one child.
+struct child_restarts {
+  caf::timespan next_backoff{0};          // delay before the next restart
+  caf::actor_clock::time_point last_restart{}; // when it was last restarted
+  uint64_t count = 0;                     // restarts so far
+};
+
+struct supervisor_state {
+  supervisor_options options;
+  lifecycle_state lifecycle = lifecycle_state::stopped;
+  registry_actor registry;  // null while stopped or awaiting restart
+  backend_actor backend;    // null while stopped or awaiting restart
+  std::vector<caf::typed_response_promise<uint64_t>> pending_starts;
+  std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
+  std::map<child_kind, child_restarts> restarts;
+  std::map<endpoint_key, endpoint_health_tracker> trackers;
+  std::vector<caf::actor> subscribers;
+  static inline const char* name = "orasi.supervisor";
+};
+
+using supervisor_pointer = supervisor_actor::stateful_pointer<supervisor_state>;
+
+supervisor_actor::behavior_type supervisor(supervisor_pointer self,
+                                           supervisor_options options);
+
+} // namespace orasi

@@ -1,0 +1,7 @@
+#include "backends/discovery_source.hpp"
+
+namespace orasi::backends {
+
+discovery_source::~discovery_source() = default;
+
+} // namespace orasi::backends

@@ -1,0 +1,65 @@
+// The static backend: services listed under "service_discovery.services" in
+// the config file, plus registrations made through the API, kept in memory.
+#pragma once
+
+#include <ctime>
+#include <set>
+#include <string>
+
+#include <boost/json/fwd.hpp>
+
+#include "backends/discovery_source.hpp"
+
+namespace orasi::backends {
+
+/// Extracts and validates "service_discovery.services" from a parsed config
+/// document (strict: unknown fields are errors). Absent means no services.
+caf::expected<ServiceMap> static_services_from_config(
+  const boost::json::value& config_root);
+
+/// Reads `path` and extracts its services as above. Errors name the file and
+/// the field at fault.
+caf::expected<ServiceMap> load_static_services(const std::string& path);
+
+struct static_source_options {
+  /// Services to start with (e.g. from an already loaded config).
+  ServiceMap initial_services;
+  /// Config file to re-read on change; empty = no file, memory only.
+  std::string file_path;
+};
+
+/// Effective services = file services, minus ids deregistered through the API
+/// since the last reload, overlaid by services registered through the API.
+/// A reload replaces the file part only if the whole file is valid.
+class static_source : public discovery_source {
+public:
+  explicit static_source(static_source_options options);
+
+  std::string name() const override { return "static"; }
+  caf::expected<source_listing> list() override;
+  caf::expected<std::optional<source_listing>> poll() override;
+  caf::error put(const std::string& id, const ServiceInfo& info) override;
+  caf::error remove(const std::string& id) override;
+
+  /// Re-reads the file now, regardless of its modification time.
+  caf::expected<source_listing> reload();
+
+private:
+  struct file_stamp {
+    std::timespec mtime{};
+    off_t size = -1;
+    bool operator==(const file_stamp& other) const;
+  };
+
+  file_stamp stamp_of_file() const;
+  source_listing current_listing() const;
+
+  static_source_options options_;
+  ServiceMap file_services_;       // content of the file at the last good load
+  ServiceMap api_services_;        // registered through the API
+  std::set<std::string> removed_;  // file ids deregistered since last load
+  file_stamp loaded_stamp_;        // file stamp of the last load attempt
+  uint64_t revision_ = 1;          // bumped on every effective change
+};
+
+} // namespace orasi::backends

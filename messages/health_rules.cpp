@@ -1,0 +1,43 @@
+#include "messages/health_rules.hpp"
+
+namespace orasi {
+
+ServiceHealthStatus
+derive_service_health(const std::vector<ServiceEndpoint>& endpoints) {
+  if (endpoints.empty())
+    return ServiceHealthStatus::Unhealthy;
+  size_t healthy = 0;
+  size_t unknown = 0;
+  for (const auto& endpoint : endpoints) {
+    if (endpoint.health_status == EndpointHealthStatus::Healthy)
+      ++healthy;
+    else if (endpoint.health_status == EndpointHealthStatus::Unknown)
+      ++unknown;
+  }
+  if (unknown == endpoints.size())
+    return ServiceHealthStatus::Unknown;
+  if (healthy == endpoints.size())
+    return ServiceHealthStatus::Healthy;
+  if (healthy == 0)
+    return ServiceHealthStatus::Unhealthy;
+  return ServiceHealthStatus::Degraded;
+}
+
+ServiceMap routable_view(const ServiceMap& services) {
+  ServiceMap result;
+  for (const auto& [id, service] : services) {
+    ServiceInfo routable;
+    for (const auto& endpoint : service.endpoints)
+      if (endpoint.health_status == EndpointHealthStatus::Healthy)
+        routable.endpoints.push_back(endpoint);
+    if (routable.endpoints.empty())
+      continue;
+    routable.name = service.name;
+    routable.health_status = service.health_status;
+    routable.metadata = service.metadata;
+    result.emplace(id, std::move(routable));
+  }
+  return result;
+}
+
+} // namespace orasi

@@ -1,0 +1,21 @@
+// Pure rules that turn endpoint health into service health and the routable
+// view. Shared by the registry and the tests; no actor code.
+#pragma once
+
+#include <vector>
+
+#include "messages/service_info.hpp"
+
+namespace orasi {
+
+/// Service state from its endpoints (ARCHITECTURE.md, "Semantics"):
+/// none -> Unhealthy; all Unknown -> Unknown; all Healthy -> Healthy;
+/// none Healthy (some known) -> Unhealthy; otherwise Degraded.
+ServiceHealthStatus
+derive_service_health(const std::vector<ServiceEndpoint>& endpoints);
+
+/// The routable view: every service with at least one Healthy endpoint,
+/// listing only those endpoints.
+ServiceMap routable_view(const ServiceMap& services);
+
+} // namespace orasi

@@ -1,0 +1,352 @@
+#include "runtime/gateway_config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "backends/static_source.hpp"
+#include "runtime/gateway_error.hpp"
+
+namespace json = boost::json;
+
+namespace orasi {
+
+const char* to_string(ServiceDiscoveryBackend x) {
+  switch (x) {
+    case ServiceDiscoveryBackend::Static:
+      return "static";
+    case ServiceDiscoveryBackend::Etcd:
+      return "etcd";
+    case ServiceDiscoveryBackend::Consul:
+      break;
+  }
+  return "consul";
+}
+
+std::optional<Duration> parse_duration(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()
+         && (std::isdigit(static_cast<unsigned char>(text[pos]))
+             || text[pos] == '.'))
+    ++pos;
+  auto number = text.substr(0, pos);
+  auto unit = text.substr(pos);
+  if (number.empty() || number.front() == '.' || number.back() == '.'
+      || std::count(number.begin(), number.end(), '.') > 1 || number.size() > 15)
+    return std::nullopt;
+  double value = std::stod(std::string{number});
+  double millis_per_unit = 0;
+  if (unit == "ms")
+    millis_per_unit = 1;
+  else if (unit == "s")
+    millis_per_unit = 1000;
+  else if (unit == "m")
+    millis_per_unit = 60'000;
+  else if (unit == "h")
+    millis_per_unit = 3'600'000;
+  else
+    return std::nullopt;
+  auto millis = value * millis_per_unit;
+  if (millis > 1e12 || millis != std::floor(millis))
+    return std::nullopt; // beyond ~30 years, or finer than a millisecond
+  return Duration{static_cast<int64_t>(millis)};
+}
+
+std::string format_duration(Duration value) {
+  auto ms = value.count();
+  if (ms != 0 && ms % 1000 == 0)
+    return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+bool parse_listen_address(const std::string& text, std::string& host,
+                          uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return false;
+  host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3)
+      return false;
+    host = host.substr(1, host.size() - 2);
+  }
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5
+      || !std::all_of(digits.begin(), digits.end(),
+                      [](unsigned char c) { return std::isdigit(c); }))
+    return false;
+  auto value = std::stoul(digits);
+  if (value > 65535)
+    return false;
+  port = static_cast<uint16_t>(value);
+  return true;
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& field, const std::string& reason) {
+  throw GatewayError{errc::config_invalid, field + ": " + reason};
+}
+
+/// Reads the members of one JSON object, rejecting unknown fields.
+class object_reader {
+public:
+  object_reader(const json::value& value, std::string path)
+    : path_(std::move(path)) {
+    if (!value.is_object())
+      fail(path_, "expected an object");
+    object_ = &value.get_object();
+  }
+
+  void check_known(std::initializer_list<std::string_view> known) const {
+    for (const auto& member : *object_)
+      if (std::find(known.begin(), known.end(), member.key()) == known.end())
+        fail(field(member.key()), "unknown field");
+  }
+
+  const json::value* find(std::string_view key) const {
+    return object_->if_contains(key);
+  }
+
+  std::string field(std::string_view key) const {
+    return path_ + "." + std::string{key};
+  }
+
+  void read(std::string_view key, std::string& out) const {
+    if (auto value = find(key)) {
+      if (!value->is_string())
+        fail(field(key), "expected a string");
+      out = std::string{value->get_string()};
+    }
+  }
+
+  void read(std::string_view key, uint32_t& out) const {
+    if (auto value = find(key)) {
+      if (!value->is_int64() && !value->is_uint64())
+        fail(field(key), "expected a non-negative integer");
+      auto number = value->to_number<int64_t>();
+      if (number < 0 || number > 1'000'000)
+        fail(field(key), "out of range 0..1000000");
+      out = static_cast<uint32_t>(number);
+    }
+  }
+
+  void read(std::string_view key, Duration& out) const {
+    if (auto value = find(key)) {
+      if (!value->is_string())
+        fail(field(key), "expected a duration string like \"30s\" or "
+                         "\"250ms\"");
+      auto parsed = parse_duration(value->get_string());
+      if (!parsed)
+        fail(field(key), "bad duration \"" + std::string{value->get_string()}
+                           + "\" (expected e.g. \"30s\", \"250ms\", \"5m\")");
+      out = *parsed;
+    }
+  }
+
+  void read(std::string_view key, std::optional<Duration>& out) const {
+    if (find(key)) {
+      Duration value{};
+      read(key, value);
+      out = value;
+    }
+  }
+
+  void read(std::string_view key, std::vector<std::string>& out) const {
+    if (auto value = find(key)) {
+      if (!value->is_array())
+        fail(field(key), "expected an array of strings");
+      out.clear();
+      const auto& array = value->get_array();
+      for (size_t i = 0; i < array.size(); ++i) {
+        if (!array[i].is_string())
+          fail(field(key) + "[" + std::to_string(i) + "]",
+               "expected a string");
+        out.emplace_back(array[i].get_string());
+      }
+    }
+  }
+
+private:
+  std::string path_;
+  const json::object* object_ = nullptr;
+};
+
+void read_health_check(const json::value& value, HealthCheckSettings& out) {
+  object_reader reader{value, "service_discovery.health_check"};
+  reader.check_known({"path", "timeout", "retries", "success_threshold",
+                      "failure_threshold", "interval"});
+  reader.read("path", out.path);
+  reader.read("timeout", out.timeout);
+  reader.read("retries", out.retries);
+  reader.read("success_threshold", out.success_threshold);
+  reader.read("failure_threshold", out.failure_threshold);
+  reader.read("interval", out.interval);
+}
+
+void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
+  std::string name;
+  reader.read("backend", name);
+  if (name.empty() && !reader.find("backend"))
+    return;
+  if (name == "static")
+    out = ServiceDiscoveryBackend::Static;
+  else if (name == "etcd")
+    out = ServiceDiscoveryBackend::Etcd;
+  else if (name == "consul")
+    out = ServiceDiscoveryBackend::Consul;
+  else
+    fail(reader.field("backend"), "unknown backend \"" + name
+                                    + "\" (expected static, etcd or consul)");
+}
+
+void read_service_discovery(const json::value& root, const json::value& value,
+                            ServiceDiscoveryConfig& out) {
+  object_reader reader{value, "service_discovery"};
+  reader.check_known({"backend", "endpoints", "prefix", "refresh_interval",
+                      "health_check_interval", "health_check", "services"});
+  read_backend(reader, out.backend);
+  reader.read("endpoints", out.endpoints);
+  reader.read("prefix", out.prefix);
+  reader.read("refresh_interval", out.refresh_interval);
+  reader.read("health_check_interval", out.health_check_interval);
+  if (auto health_check = reader.find("health_check"))
+    read_health_check(*health_check, out.health_check);
+  auto services = backends::static_services_from_config(root);
+  if (!services)
+    throw GatewayError::from(services.error());
+  out.services = std::move(*services);
+}
+
+GatewayConfig read_config(const json::value& root) {
+  GatewayConfig config;
+  object_reader reader{root, "config"};
+  reader.check_known({"service_discovery", "admin", "logging"});
+  if (auto discovery = reader.find("service_discovery"))
+    read_service_discovery(root, *discovery, config.service_discovery);
+  if (auto admin = reader.find("admin")) {
+    object_reader admin_reader{*admin, "admin"};
+    admin_reader.check_known({"listen"});
+    admin_reader.read("listen", config.admin.listen);
+  }
+  if (auto logging = reader.find("logging")) {
+    object_reader logging_reader{*logging, "logging"};
+    logging_reader.check_known({"level"});
+    logging_reader.read("level", config.logging.level);
+  }
+  return config;
+}
+
+/// "line 3, column 14" for the byte at `offset`.
+std::string position_of(std::string_view text, size_t offset) {
+  size_t line = 1;
+  size_t column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+json::value parse_json(std::string_view text, const std::string& origin) {
+  json::stream_parser parser;
+  json::error_code ec;
+  auto consumed = parser.write_some(text.data(), text.size(), ec);
+  if (!ec)
+    parser.finish(ec);
+  if (ec)
+    fail(origin, "malformed JSON at " + position_of(text, consumed) + ": "
+                   + ec.message());
+  return parser.release();
+}
+
+void check_url_list(const std::vector<std::string>& urls,
+                    const std::string& field) {
+  if (urls.empty())
+    fail(field, "must list at least one address");
+  for (size_t i = 0; i < urls.size(); ++i) {
+    const auto& url = urls[i];
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+      fail(field + "[" + std::to_string(i) + "]",
+           "\"" + url + "\" is not an http(s) URL");
+  }
+}
+
+void check_positive(Duration value, const std::string& field) {
+  if (value.count() <= 0)
+    fail(field, "must be greater than 0");
+}
+
+void check_at_least_one(uint32_t value, const std::string& field) {
+  if (value < 1)
+    fail(field, "must be at least 1");
+}
+
+} // namespace
+
+GatewayConfig GatewayConfig::from_json(std::string_view text,
+                                       const std::string& origin) {
+  auto root = parse_json(text, origin);
+  GatewayConfig config;
+  try {
+    config = read_config(root);
+    config.validate();
+  } catch (const GatewayError& err) {
+    throw GatewayError{err.kind(), origin + ": " + err.message()};
+  }
+  return config;
+}
+
+GatewayConfig GatewayConfig::from_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    fail(path, "cannot be read");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  auto config = from_json(buffer.str(), path);
+  config.source_file = path;
+  return config;
+}
+
+void GatewayConfig::validate() const {
+  const auto& sd = service_discovery;
+  if (sd.backend != ServiceDiscoveryBackend::Static)
+    check_url_list(sd.endpoints, "service_discovery.endpoints");
+  if (sd.prefix.empty() || sd.prefix.front() != '/')
+    fail("service_discovery.prefix", "must start with '/'");
+  check_positive(sd.refresh_interval, "service_discovery.refresh_interval");
+  check_positive(sd.health_check_interval,
+                 "service_discovery.health_check_interval");
+  const auto& hc = sd.health_check;
+  if (hc.path.empty() || hc.path.front() != '/')
+    fail("service_discovery.health_check.path", "must start with '/'");
+  check_positive(hc.timeout, "service_discovery.health_check.timeout");
+  if (hc.interval)
+    check_positive(*hc.interval, "service_discovery.health_check.interval");
+  if (hc.retries > 10)
+    fail("service_discovery.health_check.retries", "must be at most 10");
+  check_at_least_one(hc.success_threshold,
+                     "service_discovery.health_check.success_threshold");
+  check_at_least_one(hc.failure_threshold,
+                     "service_discovery.health_check.failure_threshold");
+  std::string host;
+  uint16_t port = 0;
+  if (!parse_listen_address(admin.listen, host, port))
+    fail("admin.listen", "\"" + admin.listen + "\" is not host:port");
+  static constexpr std::string_view levels[] = {"trace", "debug", "info",
+                                                "warn",  "error", "critical",
+                                                "off"};
+  if (std::find(std::begin(levels), std::end(levels), logging.level)
+      == std::end(levels))
+    fail("logging.level", "unknown level \"" + logging.level
+                            + "\" (expected trace, debug, info, warn, error, "
+                              "critical or off)");
+}
+
+} // namespace orasi

@@ -1,0 +1,98 @@
+// GatewayConfig: the spec's configuration, loaded from JSON with defaults
+// for every field and validated with errors that name the field.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "messages/service_info.hpp"
+
+namespace orasi {
+
+/// Config durations have millisecond resolution ("250ms", "30s", "1.5m").
+using Duration = std::chrono::milliseconds;
+
+enum class ServiceDiscoveryBackend : uint8_t { Static, Etcd, Consul };
+
+/// "static", "etcd", "consul".
+const char* to_string(ServiceDiscoveryBackend x);
+
+/// `service_discovery.health_check`.
+struct HealthCheckSettings {
+  std::string path = "/health";
+  Duration timeout = std::chrono::seconds(5);
+  /// Extra attempts per check after a failed one.
+  uint32_t retries = 3;
+  uint32_t success_threshold = 2;
+  uint32_t failure_threshold = 3;
+  /// Overrides service_discovery.health_check_interval when set.
+  std::optional<Duration> interval;
+};
+
+/// `service_discovery`.
+struct ServiceDiscoveryConfig {
+  ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
+  /// Backend addresses (etcd members, Consul agents); unused by static.
+  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  /// Key prefix in etcd: services live under <prefix>/services/<id>.
+  std::string prefix = "/orasi";
+  /// Full re-list period (a safety net next to push updates).
+  Duration refresh_interval = std::chrono::seconds(30);
+  Duration health_check_interval = std::chrono::seconds(10);
+  HealthCheckSettings health_check;
+  /// The static backend's services.
+  ServiceMap services;
+
+  /// health_check.interval if set, else health_check_interval.
+  Duration effective_health_check_interval() const {
+    return health_check.interval.value_or(health_check_interval);
+  }
+};
+
+/// `admin`: the launcher's HTTP admin API.
+struct AdminConfig {
+  /// host:port; port 0 picks a free port.
+  std::string listen = "127.0.0.1:9650";
+};
+
+/// `logging`.
+struct LoggingConfig {
+  /// trace, debug, info, warn, error, critical, off.
+  std::string level = "info";
+};
+
+struct GatewayConfig {
+  ServiceDiscoveryConfig service_discovery;
+  AdminConfig admin;
+  LoggingConfig logging;
+  /// The file this config was loaded from; the static backend re-reads it on
+  /// SIGHUP and on change. Empty for configs built in code.
+  std::string source_file;
+
+  /// Loads and validates a JSON config file. Throws GatewayError
+  /// (config_invalid) naming the file and the field at fault.
+  static GatewayConfig from_file(const std::string& path);
+
+  /// Loads and validates JSON text; `origin` names it in errors.
+  static GatewayConfig from_json(std::string_view text,
+                                 const std::string& origin = "config");
+
+  /// Throws GatewayError (config_invalid) naming the first invalid field.
+  void validate() const;
+};
+
+/// Parses "250ms", "30s", "1.5m", "2h"; std::nullopt if malformed.
+std::optional<Duration> parse_duration(std::string_view text);
+
+/// Formats a duration the way parse_duration reads it ("250ms", "30s").
+std::string format_duration(Duration value);
+
+/// Splits "host:port" (or "[v6]:port"); false if malformed.
+bool parse_listen_address(const std::string& text, std::string& host,
+                          uint16_t& port);
+
+} // namespace orasi

@@ -1,0 +1,111 @@
+// orasi::ServiceDiscovery: the spec's API over the actor runtime. Reads come
+// from the registry's published snapshot (no actor round trip); writes and
+// lifecycle calls are requests to the supervisor. The actor system is hidden
+// behind a pimpl so that hosts do not compile CAF's headers for this one.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "messages/snapshot.hpp"
+#include "runtime/gateway_config.hpp"
+#include "runtime/gateway_error.hpp"
+
+namespace caf {
+class actor;
+class actor_system;
+} // namespace caf
+
+namespace orasi {
+
+/// Keeps a callback subscribed; unsubscribes when destroyed or on
+/// unsubscribe(). Movable, not copyable.
+class Subscription {
+public:
+  Subscription() = default;
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();
+
+  void unsubscribe();
+  bool active() const { return static_cast<bool>(cancel_); }
+
+private:
+  friend class ServiceDiscovery;
+  explicit Subscription(std::function<void()> cancel);
+  std::function<void()> cancel_;
+};
+
+class ServiceDiscovery {
+public:
+  /// Called with every new snapshot, once per version, on an actor thread.
+  using Callback = std::function<void(const SnapshotPtr&)>;
+
+  /// Runs on its own actor system. Throws GatewayError (config_invalid).
+  explicit ServiceDiscovery(const GatewayConfig& config);
+
+  /// Embeds in a host's actor system. The host should have called
+  /// orasi::add_message_types() on its config (messages then print by name).
+  ServiceDiscovery(caf::actor_system& host, const GatewayConfig& config);
+
+  /// Stops if running.
+  ~ServiceDiscovery();
+
+  ServiceDiscovery(const ServiceDiscovery&) = delete;
+  ServiceDiscovery& operator=(const ServiceDiscovery&) = delete;
+
+  /// Lists the backend and returns once the first snapshot is published.
+  /// Idempotent. Throws GatewayError (backend_unavailable, config_invalid,
+  /// timeout, not_running if stopped meanwhile).
+  void start();
+
+  /// Stops every actor; the last snapshot stays readable. Idempotent.
+  void stop();
+
+  /// True between a successful start() and stop().
+  bool is_running() const;
+
+  /// Stores `info` under `id` in the backend; on return the next read on
+  /// this instance already contains it. Throws GatewayError.
+  void register_service(const std::string& id, const ServiceInfo& info);
+
+  /// Removes `id`; throws GatewayError (not_found if unknown).
+  void deregister_service(const std::string& id);
+
+  /// Every known service with endpoint health merged in.
+  ServiceMap get_services() const;
+
+  /// One service, or std::nullopt.
+  std::optional<ServiceInfo> get_service(const std::string& id) const;
+
+  /// The routable view: services with at least one Healthy endpoint, listing
+  /// only those endpoints.
+  ServiceMap get_healthy_services() const;
+
+  /// The current snapshot without copying (services, healthy view, version,
+  /// stale flag). Cheapest read; never null.
+  SnapshotPtr snapshot() const;
+
+  /// Calls `callback` once per new version (and at once with the current
+  /// snapshot if started). Keep the Subscription to stay subscribed.
+  Subscription subscribe(Callback callback);
+
+  /// Sends (changed_atom, SnapshotPtr) to `subscriber` once per version
+  /// until it terminates or unsubscribe() is called.
+  void subscribe(const caf::actor& subscriber);
+  void unsubscribe(const caf::actor& subscriber);
+
+  /// Re-reads the backend now (the static file, on SIGHUP).
+  void reload();
+
+  /// The configuration this instance runs with.
+  const GatewayConfig& config() const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace orasi
