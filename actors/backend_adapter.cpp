@@ -78,8 +78,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
     [self](sync_atom) -> caf::result<uint64_t> {
       auto listing = self->state.options.source->list();
       if (!listing) {
-        if (is_unreachable(listing.error()))
-          mark_stale(self, true, error_message(listing.error()));
+        handle_poll_error(self, listing.error());
         return std::move(listing.error());
       }
       mark_stale(self, false, "");

@@ -88,7 +88,9 @@ source_listing static_source::current_listing() const {
 }
 
 caf::expected<source_listing> static_source::list() {
-  return current_listing();
+  // A full listing re-reads the file: SIGHUP and the refresh safety net
+  // both end up here.
+  return reload();
 }
 
 caf::expected<std::optional<source_listing>> static_source::poll() {
@@ -109,9 +111,12 @@ caf::expected<source_listing> static_source::reload() {
   auto services = load_static_services(options_.file_path);
   if (!services)
     return std::move(services.error());
-  file_services_ = std::move(*services);
-  removed_.clear();
-  ++revision_;
+  // Deregistrations of file services hold until the file itself changes.
+  if (*services != file_services_) {
+    file_services_ = std::move(*services);
+    removed_.clear();
+    ++revision_;
+  }
   return current_listing();
 }
 

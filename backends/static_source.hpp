@@ -28,9 +28,11 @@ struct static_source_options {
   std::string file_path;
 };
 
-/// Effective services = file services, minus ids deregistered through the API
-/// since the last reload, overlaid by services registered through the API.
-/// A reload replaces the file part only if the whole file is valid.
+/// Effective services = file services, minus file ids deregistered through
+/// the API (until the file's content changes), overlaid by services
+/// registered through the API. list() re-reads the file; poll() re-reads it
+/// when its mtime or size changed. A file replaces the file part only if it
+/// is valid as a whole; otherwise the previous services stay.
 class static_source : public discovery_source {
 public:
   explicit static_source(static_source_options options);

@@ -1,0 +1,158 @@
+// orasi-discovery: runs service discovery stand-alone with the admin API.
+//   orasi-discovery [--config FILE] [--log-level LEVEL] [--admin-listen ADDR]
+// SIGINT/SIGTERM stop cleanly; SIGHUP re-reads the static config file.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include "runtime/admin_server.hpp"
+#include "runtime/default_config.hpp"
+#include "runtime/service_discovery.hpp"
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+
+struct launcher_args {
+  std::string config_file;  // empty: the embedded demo config
+  std::string log_level;    // empty: the config's logging.level
+  std::string admin_listen; // empty: the config's admin.listen
+  bool print_default_config = false;
+};
+
+void print_usage(std::ostream& out) {
+  out << "usage: orasi-discovery [--config FILE] [--log-level LEVEL]\n"
+         "                       [--admin-listen HOST:PORT]\n"
+         "                       [--print-default-config]\n"
+         "Without --config, runs an embedded demo config.\n"
+         "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config file.\n";
+}
+
+/// Returns false (after printing why) if the arguments are unusable.
+bool parse_args(int argc, char** argv, launcher_args& args, int& exit_code) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value_of = [&](std::string& out) {
+      if (i + 1 >= argc) {
+        std::cerr << "orasi-discovery: " << arg << " needs a value\n";
+        return false;
+      }
+      out = argv[++i];
+      return true;
+    };
+    if (arg == "--help" || arg == "-h") {
+      print_usage(std::cout);
+      exit_code = exit_ok;
+      return false;
+    }
+    bool ok = true;
+    if (arg == "--config")
+      ok = value_of(args.config_file);
+    else if (arg == "--log-level")
+      ok = value_of(args.log_level);
+    else if (arg == "--admin-listen")
+      ok = value_of(args.admin_listen);
+    else if (arg == "--print-default-config")
+      args.print_default_config = true;
+    else {
+      std::cerr << "orasi-discovery: unknown argument " << arg << "\n";
+      ok = false;
+    }
+    if (!ok) {
+      print_usage(std::cerr);
+      exit_code = exit_usage;
+      return false;
+    }
+  }
+  return true;
+}
+
+orasi::GatewayConfig load_config(const launcher_args& args) {
+  auto config = args.config_file.empty()
+                  ? orasi::GatewayConfig::from_json(
+                    orasi::default_launcher_config, "embedded default config")
+                  : orasi::GatewayConfig::from_file(args.config_file);
+  if (!args.log_level.empty())
+    config.logging.level = args.log_level;
+  if (!args.admin_listen.empty())
+    config.admin.listen = args.admin_listen;
+  config.validate(); // the overrides must be valid too
+  return config;
+}
+
+/// Signals are blocked in every thread and taken here, synchronously, so no
+/// async-signal-safety concerns reach the rest of the program.
+sigset_t blocked_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+void wait_for_shutdown(const sigset_t& signals,
+                       orasi::ServiceDiscovery& discovery) {
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0)
+      continue;
+    if (signal != SIGHUP) {
+      spdlog::info("received {}, shutting down",
+                   signal == SIGINT ? "SIGINT" : "SIGTERM");
+      return;
+    }
+    spdlog::info("received SIGHUP, reloading the config file");
+    try {
+      discovery.reload();
+    } catch (const orasi::GatewayError& err) {
+      spdlog::error("reload failed, keeping the previous services: {}",
+                    err.what());
+    }
+  }
+}
+
+int run(const launcher_args& args, const sigset_t& signals) {
+  auto config = load_config(args);
+  spdlog::set_level(spdlog::level::from_str(config.logging.level));
+  spdlog::info("orasi-discovery starting ({} backend, config: {})",
+               to_string(config.service_discovery.backend),
+               args.config_file.empty() ? "embedded demo" : args.config_file);
+  orasi::ServiceDiscovery discovery{config};
+  discovery.start();
+  orasi::AdminServer admin{discovery, config.admin.listen};
+  admin.start();
+  wait_for_shutdown(signals, discovery);
+  admin.stop();
+  discovery.stop();
+  spdlog::info("stopped");
+  return exit_ok;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto signals = blocked_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  launcher_args args;
+  int exit_code = exit_ok;
+  if (!parse_args(argc, argv, args, exit_code))
+    return exit_code;
+  if (args.print_default_config) {
+    std::cout << orasi::default_launcher_config << "\n";
+    return exit_ok;
+  }
+  try {
+    return run(args, signals);
+  } catch (const orasi::GatewayError& err) {
+    std::cerr << "orasi-discovery: " << err.what() << "\n";
+    return err.kind() == orasi::errc::config_invalid ? exit_usage
+                                                     : exit_failure;
+  }
+}
