@@ -11,9 +11,9 @@ namespace {
 
 /// Errors that mean "cannot reach the source" (as opposed to bad content).
 bool is_unreachable(const caf::error& err) {
-  return is_orasi_error(err)
-         && (static_cast<errc>(err.code()) == errc::backend_unavailable
-             || static_cast<errc>(err.code()) == errc::timeout);
+  return is_orasi_error(err) &&
+         (static_cast<errc>(err.code()) == errc::backend_unavailable ||
+          static_cast<errc>(err.code()) == errc::timeout);
 }
 
 void mark_stale(backend_pointer self, bool stale, const std::string& reason) {
@@ -50,19 +50,34 @@ next_update(backend_state& st, bool refresh_due) {
 
 void poll_source(backend_pointer self) {
   auto& st = self->state;
-  st.since_refresh += st.options.poll_interval;
-  auto refresh_due = st.since_refresh >= st.options.refresh_interval;
+  auto now = self->clock().now();
+  auto refresh_due = now - st.last_listing >= st.options.refresh_interval;
   auto update = next_update(st, refresh_due);
   if (!update) {
     handle_poll_error(self, update.error());
     return;
   }
   if (refresh_due)
-    st.since_refresh = caf::timespan{0};
+    st.last_listing = now;
   mark_stale(self, false, "");
   if (*update)
     caf::anon_send(st.registry, backend_snapshot{std::move((*update)->services),
-                                             (*update)->revision});
+                                                 (*update)->revision});
+}
+
+/// Sends a full listing to the registry; the reply carries its version.
+caf::result<uint64_t>
+publish_listing(backend_pointer self,
+                caf::expected<backends::source_listing> listing) {
+  if (!listing) {
+    handle_poll_error(self, listing.error());
+    return std::move(listing.error());
+  }
+  mark_stale(self, false, "");
+  self->state.last_listing = self->clock().now();
+  return self->delegate(
+      self->state.registry,
+      backend_snapshot{std::move(listing->services), listing->revision});
 }
 
 } // namespace
@@ -72,47 +87,41 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
                                              backend_options options) {
   self->state.registry = std::move(registry);
   self->state.options = std::move(options);
-  self->delayed_send(self, self->state.options.poll_interval,
-                     tick_atom::value);
+  self->delayed_send(self, self->state.options.poll_interval, tick_atom::value);
   return {
-    [self](sync_atom) -> caf::result<uint64_t> {
-      auto listing = self->state.options.source->list();
-      if (!listing) {
-        handle_poll_error(self, listing.error());
-        return std::move(listing.error());
-      }
-      mark_stale(self, false, "");
-      self->state.since_refresh = caf::timespan{0};
-      return self->delegate(
-        self->state.registry, backend_snapshot{std::move(listing->services),
-                               listing->revision});
-    },
-    [self](register_atom, std::string& id,
-           ServiceInfo& info) -> caf::result<uint64_t> {
-      if (auto err = self->state.options.source->put(id, info))
-        return err;
-      backend_delta delta;
-      delta.upserts.emplace(std::move(id), std::move(info));
-      return self->delegate(self->state.registry, std::move(delta));
-    },
-    [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
-      if (auto err = self->state.options.source->remove(id))
-        return err;
-      backend_delta delta;
-      delta.removals.push_back(std::move(id));
-      return self->delegate(self->state.registry, std::move(delta));
-    },
-    [self](attach_atom, registry_actor& registry) {
-      self->state.registry = std::move(registry);
-      // The new registry learns reachability from scratch.
-      if (self->state.stale)
-        caf::anon_send(self->state.registry, backend_status{true, "still down"});
-    },
-    [self](tick_atom) {
-      poll_source(self);
-      self->delayed_send(self, self->state.options.poll_interval,
-                         tick_atom::value);
-    },
+      [self](sync_atom) -> caf::result<uint64_t> {
+        return publish_listing(self, self->state.options.source->list());
+      },
+      [self](reload_atom) -> caf::result<uint64_t> {
+        return publish_listing(self, self->state.options.source->reload());
+      },
+      [self](register_atom, std::string& id,
+             ServiceInfo& info) -> caf::result<uint64_t> {
+        if (auto err = self->state.options.source->put(id, info))
+          return err;
+        backend_delta delta;
+        delta.upserts.emplace(std::move(id), std::move(info));
+        return self->delegate(self->state.registry, std::move(delta));
+      },
+      [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
+        if (auto err = self->state.options.source->remove(id))
+          return err;
+        backend_delta delta;
+        delta.removals.push_back(std::move(id));
+        return self->delegate(self->state.registry, std::move(delta));
+      },
+      [self](attach_atom, registry_actor& registry) {
+        self->state.registry = std::move(registry);
+        // The new registry learns reachability from scratch.
+        if (self->state.stale)
+          caf::anon_send(self->state.registry,
+                         backend_status{true, "still down"});
+      },
+      [self](tick_atom) {
+        poll_source(self);
+        self->delayed_send(self, self->state.options.poll_interval,
+                           tick_atom::value);
+      },
   };
 }
 

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
@@ -18,14 +19,16 @@ namespace orasi {
 /// Writes and syncs reply with the registry version that contains their
 /// effect, which is what makes register_service read-your-writes.
 using backend_actor = caf::typed_actor<
-  // Full listing into the registry now (start, SIGHUP, after a restart).
-  caf::replies_to<sync_atom>::with<uint64_t>,
-  caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
-  caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
-  // Points the adapter at a new registry (after a registry restart).
-  caf::reacts_to<attach_atom, registry_actor>,
-  // Poll timer (sent to itself).
-  caf::reacts_to<tick_atom>>;
+    // Full listing into the registry now (start, after a restart).
+    caf::replies_to<sync_atom>::with<uint64_t>,
+    // Forced re-read of the origin (SIGHUP); fails on invalid new content.
+    caf::replies_to<reload_atom>::with<uint64_t>,
+    caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
+    caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
+    // Points the adapter at a new registry (after a registry restart).
+    caf::reacts_to<attach_atom, registry_actor>,
+    // Poll timer (sent to itself).
+    caf::reacts_to<tick_atom>>;
 
 struct backend_options {
   /// Shared with the supervisor so that a restarted adapter keeps the
@@ -39,10 +42,10 @@ struct backend_options {
 
 struct backend_state {
   backend_options options;
-  registry_actor registry;        // where listings and deltas go
-  caf::timespan since_refresh{0}; // time polled since the last full listing
-  bool stale = false;             // last contact with the source failed
-  uint64_t rejected_updates = 0;  // invalid content seen by poll()
+  registry_actor registry;                     // where listings and deltas go
+  caf::actor_clock::time_point last_listing{}; // of the last full listing
+  bool stale = false;            // last contact with the source failed
+  uint64_t rejected_updates = 0; // invalid content seen by poll()
   static inline const char* name = "orasi.backend";
 };
 

@@ -10,9 +10,9 @@
 
 namespace orasi {
 
-ServiceMap merge_health(const ServiceMap& backend_services,
-                        const std::map<endpoint_key, EndpointHealthStatus>&
-                          probed) {
+ServiceMap
+merge_health(const ServiceMap& backend_services,
+             const std::map<endpoint_key, EndpointHealthStatus>& probed) {
   ServiceMap result = backend_services;
   for (auto& [id, service] : result) {
     for (auto& endpoint : service.endpoints) {
@@ -32,12 +32,12 @@ namespace {
 void prune_verdicts(registry_state& st) {
   for (auto i = st.probed.begin(); i != st.probed.end();) {
     auto service = st.backend_services.find(i->first.first);
-    auto exists = service != st.backend_services.end()
-                  && std::any_of(service->second.endpoints.begin(),
-                                 service->second.endpoints.end(),
-                                 [&](const ServiceEndpoint& endpoint) {
-                                   return endpoint.url == i->first.second;
-                                 });
+    auto exists = service != st.backend_services.end() &&
+                  std::any_of(service->second.endpoints.begin(),
+                              service->second.endpoints.end(),
+                              [&](const ServiceEndpoint& endpoint) {
+                                return endpoint.url == i->first.second;
+                              });
     i = exists ? std::next(i) : st.probed.erase(i);
   }
 }
@@ -54,8 +54,8 @@ uint64_t publish_if_changed(registry_pointer self) {
   if (!st.synced)
     return current->version;
   auto services = merge_health(st.backend_services, st.probed);
-  if (current->version > 0 && services == current->services
-      && st.stale == current->stale)
+  if (current->version > 0 && services == current->services &&
+      st.stale == current->stale)
     return current->version;
   auto next = std::make_shared<RegistrySnapshot>();
   next->version = current->version + 1;
@@ -82,55 +82,59 @@ registry_actor::behavior_type registry(registry_pointer self,
                subs.end());
   });
   return {
-    [self](backend_snapshot& listing) -> uint64_t {
-      auto& st = self->state;
-      st.backend_services = std::move(listing.services);
-      st.synced = true;
-      prune_verdicts(st);
-      return publish_if_changed(self);
-    },
-    [self](backend_delta& delta) -> uint64_t {
-      auto& st = self->state;
-      for (auto& id : delta.removals)
-        st.backend_services.erase(id);
-      for (auto& [id, service] : delta.upserts)
-        st.backend_services[id] = std::move(service);
-      prune_verdicts(st);
-      return publish_if_changed(self);
-    },
-    [self](backend_status& status) -> uint64_t {
-      if (status.stale != self->state.stale)
-        spdlog::warn("backend {}{}", status.stale ? "unreachable, serving "
-                                                    "last-known services: "
-                                                  : "reachable again",
-                     status.reason);
-      self->state.stale = status.stale;
-      return publish_if_changed(self);
-    },
-    [self](endpoint_health_changed& change) -> uint64_t {
-      self->state.probed[endpoint_key{change.service_id, change.endpoint_url}]
-        = change.status;
-      return publish_if_changed(self);
-    },
-    [self](subscribe_atom, caf::actor& subscriber) -> uint64_t {
-      auto& st = self->state;
-      auto& subs = st.subscribers;
-      if (std::find(subs.begin(), subs.end(), subscriber) == subs.end()) {
+      [self](backend_snapshot& listing) -> uint64_t {
+        auto& st = self->state;
+        st.backend_services = std::move(listing.services);
+        st.synced = true;
+        prune_verdicts(st);
+        return publish_if_changed(self);
+      },
+      [self](backend_delta& delta) -> uint64_t {
+        auto& st = self->state;
+        for (auto& id : delta.removals)
+          st.backend_services.erase(id);
+        for (auto& [id, service] : delta.upserts)
+          st.backend_services[id] = std::move(service);
+        prune_verdicts(st);
+        return publish_if_changed(self);
+      },
+      [self](backend_status& status) -> uint64_t {
+        if (status.stale != self->state.stale)
+          spdlog::warn("backend {}{}",
+                       status.stale ? "unreachable, serving "
+                                      "last-known services: "
+                                    : "reachable again",
+                       status.reason);
+        self->state.stale = status.stale;
+        return publish_if_changed(self);
+      },
+      [self](endpoint_health_changed& change) -> uint64_t {
+        self->state
+            .probed[endpoint_key{change.service_id, change.endpoint_url}] =
+            change.status;
+        return publish_if_changed(self);
+      },
+      [self](subscribe_atom, caf::actor& subscriber) -> uint64_t {
+        auto& st = self->state;
+        auto& subs = st.subscribers;
+        auto current = st.store->load();
+        if (std::find(subs.begin(), subs.end(), subscriber) != subs.end())
+          return current->version; // already subscribed: nothing new to say
         self->monitor(subscriber);
         subs.push_back(subscriber);
-      }
-      auto current = st.store->load();
-      if (st.synced)
-        caf::anon_send(subscriber, changed_atom::value, current);
-      return current->version;
-    },
-    [self](unsubscribe_atom, caf::actor& subscriber) {
-      auto& subs = self->state.subscribers;
-      self->demonitor(subscriber);
-      subs.erase(std::remove(subs.begin(), subs.end(), subscriber),
-                 subs.end());
-    },
-    [self](snapshot_atom) -> SnapshotPtr { return self->state.store->load(); },
+        if (st.synced)
+          caf::anon_send(subscriber, changed_atom::value, current);
+        return current->version;
+      },
+      [self](unsubscribe_atom, caf::actor& subscriber) {
+        auto& subs = self->state.subscribers;
+        self->demonitor(subscriber);
+        subs.erase(std::remove(subs.begin(), subs.end(), subscriber),
+                   subs.end());
+      },
+      [self](snapshot_atom) -> SnapshotPtr {
+        return self->state.store->load();
+      },
   };
 }
 

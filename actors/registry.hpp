@@ -20,30 +20,30 @@ namespace orasi {
 /// Every handler that changes state replies with the registry version after
 /// the change, i.e. the version that already contains it.
 using registry_actor = caf::typed_actor<
-  // A full backend listing; replaces all backend data.
-  caf::replies_to<backend_snapshot>::with<uint64_t>,
-  // Incremental backend changes.
-  caf::replies_to<backend_delta>::with<uint64_t>,
-  // Backend reachability: stale data stays served while it is down.
-  caf::replies_to<backend_status>::with<uint64_t>,
-  // A threshold transition decided by the supervisor.
-  caf::replies_to<endpoint_health_changed>::with<uint64_t>,
-  // Adds a subscriber that receives (changed_atom, SnapshotPtr) once per
-  // version; it gets the current snapshot at once if there is one.
-  caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
-  caf::reacts_to<unsubscribe_atom, caf::actor>,
-  // The current snapshot (for callers that prefer a message to the store).
-  caf::replies_to<snapshot_atom>::with<SnapshotPtr>>;
+    // A full backend listing; replaces all backend data.
+    caf::replies_to<backend_snapshot>::with<uint64_t>,
+    // Incremental backend changes.
+    caf::replies_to<backend_delta>::with<uint64_t>,
+    // Backend reachability: stale data stays served while it is down.
+    caf::replies_to<backend_status>::with<uint64_t>,
+    // A threshold transition decided by the supervisor.
+    caf::replies_to<endpoint_health_changed>::with<uint64_t>,
+    // Adds a subscriber that receives (changed_atom, SnapshotPtr) once per
+    // version; it gets the current snapshot at once if there is one.
+    caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
+    caf::reacts_to<unsubscribe_atom, caf::actor>,
+    // The current snapshot (for callers that prefer a message to the store).
+    caf::replies_to<snapshot_atom>::with<SnapshotPtr>>;
 
 using endpoint_key = std::pair<std::string, std::string>; // service id, url
 
 struct registry_state {
-  std::shared_ptr<snapshot_store> store;  // where snapshots are published
-  ServiceMap backend_services;            // as the backend listed them
+  std::shared_ptr<snapshot_store> store; // where snapshots are published
+  ServiceMap backend_services;           // as the backend listed them
   std::map<endpoint_key, EndpointHealthStatus> probed; // probe verdicts
-  bool stale = false;                     // backend unreachable
-  bool synced = false;                    // first backend listing received
-  std::vector<caf::actor> subscribers;    // notified once per version
+  bool stale = false;                                  // backend unreachable
+  bool synced = false;                 // first backend listing received
+  std::vector<caf::actor> subscribers; // notified once per version
   static inline const char* name = "orasi.registry";
 };
 
@@ -58,8 +58,8 @@ registry_actor::behavior_type registry(registry_pointer self,
 
 /// The merged view: backend services with probe verdicts applied to their
 /// endpoints and every service's health derived from its endpoints.
-ServiceMap merge_health(const ServiceMap& backend_services,
-                        const std::map<endpoint_key, EndpointHealthStatus>&
-                          probed);
+ServiceMap
+merge_health(const ServiceMap& backend_services,
+             const std::map<endpoint_key, EndpointHealthStatus>& probed);
 
 } // namespace orasi

@@ -20,18 +20,17 @@ thread_local reader_cache this_thread_cache;
 } // namespace
 
 snapshot_store::snapshot_store()
-  : store_id_(next_store_id.fetch_add(1)),
-    version_(0),
-    current_(std::make_shared<const RegistrySnapshot>()) {
-}
+    : store_id_(next_store_id.fetch_add(1)),
+      version_(0),
+      current_(std::make_shared<const RegistrySnapshot>()) {}
 
 SnapshotPtr snapshot_store::load() const {
   auto& cache = this_thread_cache;
   auto current_version = version_.load(std::memory_order_acquire);
   if (cache.store_id == store_id_ && cache.version == current_version)
     return cache.snapshot;
-  auto snapshot = std::atomic_load_explicit(&current_,
-                                            std::memory_order_acquire);
+  auto snapshot =
+      std::atomic_load_explicit(&current_, std::memory_order_acquire);
   cache.store_id = store_id_;
   cache.version = snapshot->version;
   cache.snapshot = snapshot;

@@ -27,9 +27,7 @@ public:
   SnapshotPtr load() const;
 
   /// The version of the current snapshot.
-  uint64_t version() const {
-    return version_.load(std::memory_order_acquire);
-  }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
 
   /// Makes `next` current. Versions must increase; only the registry calls it.
   void publish(SnapshotPtr next);

@@ -13,20 +13,22 @@ namespace orasi {
 
 namespace {
 
-// -- children -------------------------------------------------------------------
+// -- children
+// -------------------------------------------------------------------
 
 void spawn_registry(supervisor_pointer self) {
-  self->state.registry = self->spawn<caf::monitored>(registry,
-                                                     self->state.options.store);
+  self->state.children->registry =
+      self->spawn<caf::monitored>(registry, self->state.options.store);
 }
 
 void spawn_backend(supervisor_pointer self) {
   auto& st = self->state;
-  st.backend = st.options.detach_backend
-                 ? self->spawn<caf::monitored + caf::detached>(
-                   backend_adapter, st.registry, st.options.backend)
-                 : self->spawn<caf::monitored>(backend_adapter, st.registry,
-                                               st.options.backend);
+  st.children->backend =
+      st.options.detach_backend
+          ? self->spawn<caf::monitored + caf::detached>(
+                backend_adapter, st.children->registry, st.options.backend)
+          : self->spawn<caf::monitored>(backend_adapter, st.children->registry,
+                                        st.options.backend);
 }
 
 /// Re-creates in a new registry what only the supervisor remembers:
@@ -34,28 +36,30 @@ void spawn_backend(supervisor_pointer self) {
 void restore_registry(supervisor_pointer self) {
   auto& st = self->state;
   for (auto& subscriber : st.subscribers)
-    self->request(st.registry, caf::infinite, subscribe_atom::value, subscriber)
-      .then([](uint64_t) {});
+    self->request(st.children->registry, caf::infinite, subscribe_atom::value,
+                  subscriber)
+        .then([](uint64_t) {});
   for (auto& [key, tracker] : st.trackers)
     if (tracker.state() != EndpointHealthStatus::Unknown)
-      self->request(st.registry, caf::infinite,
+      self->request(st.children->registry, caf::infinite,
                     endpoint_health_changed{key.first, key.second,
                                             tracker.state(), "restored"})
-        .then([](uint64_t) {});
+          .then([](uint64_t) {});
 }
 
 /// Lists the backend into the (new) registry after a restart.
 void resync(supervisor_pointer self) {
   auto& st = self->state;
-  self->request(st.backend, st.options.sync_timeout, sync_atom::value)
-    .then([](uint64_t version) { spdlog::info("resynced at v{}", version); },
-          [](caf::error& err) {
-            spdlog::warn("resync after restart failed: {}",
-                         error_message(err));
-          });
+  self->request(st.children->backend, st.options.sync_timeout, sync_atom::value)
+      .then([](uint64_t version) { spdlog::info("resynced at v{}", version); },
+            [](caf::error& err) {
+              spdlog::warn("resync after restart failed: {}",
+                           error_message(err));
+            });
 }
 
-// -- lifecycle ------------------------------------------------------------------
+// -- lifecycle
+// ------------------------------------------------------------------
 
 void finish_stop(supervisor_pointer self) {
   auto& st = self->state;
@@ -69,11 +73,11 @@ void finish_stop(supervisor_pointer self) {
 void begin_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopping;
-  if (st.registry)
-    self->send_exit(st.registry, caf::exit_reason::user_shutdown);
-  if (st.backend)
-    self->send_exit(st.backend, caf::exit_reason::user_shutdown);
-  if (!st.registry && !st.backend)
+  if (st.children->registry)
+    self->send_exit(st.children->registry, caf::exit_reason::user_shutdown);
+  if (st.children->backend)
+    self->send_exit(st.children->backend, caf::exit_reason::user_shutdown);
+  if (!st.children->registry && !st.children->backend)
     finish_stop(self);
 }
 
@@ -106,21 +110,22 @@ void on_first_sync_failed(supervisor_pointer self, const caf::error& err) {
 caf::result<uint64_t> start(supervisor_pointer self) {
   auto& st = self->state;
   switch (st.lifecycle) {
-    case lifecycle_state::running:
-      return st.options.store->version();
-    case lifecycle_state::stopping:
-      return make_error(errc::not_running, "service discovery is stopping");
-    case lifecycle_state::starting:
-      break;
-    case lifecycle_state::stopped:
-      st.lifecycle = lifecycle_state::starting;
-      spawn_registry(self);
-      restore_registry(self);
-      spawn_backend(self);
-      self->request(st.backend, st.options.sync_timeout, sync_atom::value)
+  case lifecycle_state::running:
+    return st.options.store->version();
+  case lifecycle_state::stopping:
+    return make_error(errc::not_running, "service discovery is stopping");
+  case lifecycle_state::starting:
+    break;
+  case lifecycle_state::stopped:
+    st.lifecycle = lifecycle_state::starting;
+    spawn_registry(self);
+    restore_registry(self);
+    spawn_backend(self);
+    self->request(st.children->backend, st.options.sync_timeout,
+                  sync_atom::value)
         .then([self](uint64_t version) { on_first_sync(self, version); },
               [self](caf::error& err) { on_first_sync_failed(self, err); });
-      break;
+    break;
   }
   st.pending_starts.push_back(self->make_response_promise<uint64_t>());
   return st.pending_starts.back();
@@ -129,18 +134,18 @@ caf::result<uint64_t> start(supervisor_pointer self) {
 caf::result<caf::ok_atom> stop(supervisor_pointer self) {
   auto& st = self->state;
   switch (st.lifecycle) {
-    case lifecycle_state::stopped:
-      return caf::ok_atom::value;
-    case lifecycle_state::starting:
-      fail_pending_starts(self, make_error(errc::not_running,
-                                           "stopped while starting"));
-      begin_stop(self);
-      break;
-    case lifecycle_state::running:
-      begin_stop(self);
-      break;
-    case lifecycle_state::stopping:
-      break;
+  case lifecycle_state::stopped:
+    return caf::ok_atom::value;
+  case lifecycle_state::starting:
+    fail_pending_starts(
+        self, make_error(errc::not_running, "stopped while starting"));
+    begin_stop(self);
+    break;
+  case lifecycle_state::running:
+    begin_stop(self);
+    break;
+  case lifecycle_state::stopping:
+    break;
   }
   if (st.lifecycle == lifecycle_state::stopped)
     return caf::ok_atom::value;
@@ -148,7 +153,8 @@ caf::result<caf::ok_atom> stop(supervisor_pointer self) {
   return st.pending_stops.back();
 }
 
-// -- crashes and restarts -------------------------------------------------------
+// -- crashes and restarts
+// -------------------------------------------------------
 
 /// Schedules a restart of `kind` with exponential backoff. The backoff
 /// starts over once a child has stayed up for max_backoff.
@@ -157,14 +163,14 @@ void schedule_restart(supervisor_pointer self, child_kind kind) {
   auto& policy = st.options.restarts;
   auto& bookkeeping = st.restarts[kind];
   auto now = self->clock().now();
-  if (bookkeeping.count == 0
-      || now - bookkeeping.last_restart >= policy.max_backoff)
+  if (bookkeeping.count == 0 ||
+      now - bookkeeping.last_restart >= policy.max_backoff)
     bookkeeping.next_backoff = policy.initial_backoff;
   auto delay = bookkeeping.next_backoff;
   bookkeeping.next_backoff = std::min(delay * 2, policy.max_backoff);
-  spdlog::warn("{} crashed, restarting in {} ms", to_string(kind),
-               std::chrono::duration_cast<std::chrono::milliseconds>(delay)
-                 .count());
+  spdlog::warn(
+      "{} crashed, restarting in {} ms", to_string(kind),
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
   self->delayed_send(self, delay, restart_atom::value, kind);
 }
 
@@ -178,23 +184,25 @@ void restart(supervisor_pointer self, child_kind kind) {
   if (kind == child_kind::registry) {
     spawn_registry(self);
     restore_registry(self);
-    if (st.backend)
-      self->send(st.backend, attach_atom::value, st.registry);
+    if (st.children->backend)
+      self->send(st.children->backend, attach_atom::value,
+                 st.children->registry);
   } else {
     spawn_backend(self);
   }
-  if (st.backend && st.registry)
+  if (st.children->backend && st.children->registry)
     resync(self);
 }
 
 void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
   std::optional<child_kind> kind;
-  if (st.registry && msg.source == st.registry.address()) {
-    st.registry = nullptr;
+  if (st.children->registry && msg.source == st.children->registry.address()) {
+    st.children->registry = nullptr;
     kind = child_kind::registry;
-  } else if (st.backend && msg.source == st.backend.address()) {
-    st.backend = nullptr;
+  } else if (st.children->backend &&
+             msg.source == st.children->backend.address()) {
+    st.children->backend = nullptr;
     kind = child_kind::backend;
   } else {
     // A subscriber went away.
@@ -207,28 +215,29 @@ void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
     return;
   }
   switch (st.lifecycle) {
-    case lifecycle_state::stopping:
-      if (!st.registry && !st.backend)
-        finish_stop(self);
-      break;
-    case lifecycle_state::starting:
-      on_first_sync_failed(self, make_error(errc::backend_unavailable,
-                                            std::string{to_string(*kind)}
-                                              + " died during start"));
-      break;
-    case lifecycle_state::running:
-      schedule_restart(self, *kind);
-      break;
-    case lifecycle_state::stopped:
-      break;
+  case lifecycle_state::stopping:
+    if (!st.children->registry && !st.children->backend)
+      finish_stop(self);
+    break;
+  case lifecycle_state::starting:
+    on_first_sync_failed(
+        self, make_error(errc::backend_unavailable,
+                         std::string{to_string(*kind)} + " died during start"));
+    break;
+  case lifecycle_state::running:
+    schedule_restart(self, *kind);
+    break;
+  case lifecycle_state::stopped:
+    break;
   }
 }
 
-// -- requests that need a running system ----------------------------------------
+// -- requests that need a running system
+// ----------------------------------------
 
 caf::error not_running_error(const supervisor_state& st) {
-  return make_error(errc::not_running, std::string{"service discovery is "}
-                                         + to_string(st.lifecycle));
+  return make_error(errc::not_running, std::string{"service discovery is "} +
+                                           to_string(st.lifecycle));
 }
 
 caf::error child_restarting_error(const char* child) {
@@ -241,14 +250,14 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
   auto tracker = st.trackers.try_emplace(key, st.options.thresholds).first;
   auto transition = tracker->second.record(outcome.passed);
-  if (!transition || !st.registry)
+  if (!transition || !st.children->registry)
     return;
   spdlog::info("endpoint {} of {}: now {} ({})", outcome.endpoint_url,
                outcome.service_id, to_string(*transition),
                outcome.passed ? "passing" : outcome.reason);
-  caf::anon_send(st.registry, endpoint_health_changed{key.first, key.second,
-                                                  *transition,
-                                                  outcome.reason});
+  caf::anon_send(st.children->registry,
+                 endpoint_health_changed{key.first, key.second, *transition,
+                                         outcome.reason});
 }
 
 } // namespace
@@ -257,63 +266,73 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                            supervisor_options options) {
   self->state.options = std::move(options);
   self->set_down_handler(
-    [self](caf::down_msg& msg) { on_child_down(self, msg); });
+      [self](caf::down_msg& msg) { on_child_down(self, msg); });
+  // Children never outlive the supervisor, however it ends.
+  self->attach_functor([children = self->state.children](const caf::error&) {
+    if (children->registry)
+      caf::anon_send_exit(children->registry, caf::exit_reason::user_shutdown);
+    if (children->backend)
+      caf::anon_send_exit(children->backend, caf::exit_reason::user_shutdown);
+  });
   return {
-    [self](start_atom) { return start(self); },
-    [self](stop_atom) { return stop(self); },
-    [self](lifecycle_atom) { return self->state.lifecycle; },
-    [self](register_atom, std::string& id,
-           ServiceInfo& info) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (st.lifecycle != lifecycle_state::running)
-        return not_running_error(st);
-      if (!st.backend)
-        return child_restarting_error("backend");
-      return self->delegate(st.backend, register_atom::value, std::move(id),
-                            std::move(info));
-    },
-    [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (st.lifecycle != lifecycle_state::running)
-        return not_running_error(st);
-      if (!st.backend)
-        return child_restarting_error("backend");
-      return self->delegate(st.backend, deregister_atom::value, std::move(id));
-    },
-    [self](sync_atom) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (st.lifecycle != lifecycle_state::running)
-        return not_running_error(st);
-      if (!st.backend)
-        return child_restarting_error("backend");
-      return self->delegate(st.backend, sync_atom::value);
-    },
-    [self](subscribe_atom, caf::actor& subscriber) -> caf::result<uint64_t> {
-      auto& st = self->state;
-      if (std::find(st.subscribers.begin(), st.subscribers.end(), subscriber)
-          == st.subscribers.end()) {
-        self->monitor(subscriber);
-        st.subscribers.push_back(subscriber);
-      }
-      if (!st.registry)
-        return st.options.store->version();
-      return self->delegate(st.registry, subscribe_atom::value,
-                            std::move(subscriber));
-    },
-    [self](unsubscribe_atom, caf::actor& subscriber) {
-      auto& st = self->state;
-      st.subscribers.erase(std::remove(st.subscribers.begin(),
-                                       st.subscribers.end(), subscriber),
-                           st.subscribers.end());
-      self->demonitor(subscriber);
-      if (st.registry)
-        self->send(st.registry, unsubscribe_atom::value, subscriber);
-    },
-    [self](probe_outcome& outcome) { on_probe_outcome(self, outcome); },
-    [self](restart_atom, child_kind kind) { restart(self, kind); },
-    [self](children_atom) {
-      return std::make_tuple(self->state.registry, self->state.backend);
-    },
+      [self](start_atom) { return start(self); },
+      [self](stop_atom) { return stop(self); },
+      [self](lifecycle_atom) { return self->state.lifecycle; },
+      [self](register_atom, std::string& id,
+             ServiceInfo& info) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (st.lifecycle != lifecycle_state::running)
+          return not_running_error(st);
+        if (!st.children->backend)
+          return child_restarting_error("backend");
+        return self->delegate(st.children->backend, register_atom::value,
+                              std::move(id), std::move(info));
+      },
+      [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (st.lifecycle != lifecycle_state::running)
+          return not_running_error(st);
+        if (!st.children->backend)
+          return child_restarting_error("backend");
+        return self->delegate(st.children->backend, deregister_atom::value,
+                              std::move(id));
+      },
+      [self](reload_atom) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (st.lifecycle != lifecycle_state::running)
+          return not_running_error(st);
+        if (!st.children->backend)
+          return child_restarting_error("backend");
+        return self->delegate(st.children->backend, reload_atom::value);
+      },
+      [self](subscribe_atom, caf::actor& subscriber) -> caf::result<uint64_t> {
+        auto& st = self->state;
+        if (std::find(st.subscribers.begin(), st.subscribers.end(),
+                      subscriber) == st.subscribers.end()) {
+          self->monitor(subscriber);
+          st.subscribers.push_back(subscriber);
+        }
+        if (!st.children->registry)
+          return st.options.store->version();
+        return self->delegate(st.children->registry, subscribe_atom::value,
+                              std::move(subscriber));
+      },
+      [self](unsubscribe_atom, caf::actor& subscriber) {
+        auto& st = self->state;
+        st.subscribers.erase(std::remove(st.subscribers.begin(),
+                                         st.subscribers.end(), subscriber),
+                             st.subscribers.end());
+        self->demonitor(subscriber);
+        if (st.children->registry)
+          self->send(st.children->registry, unsubscribe_atom::value,
+                     subscriber);
+      },
+      [self](probe_outcome& outcome) { on_probe_outcome(self, outcome); },
+      [self](restart_atom, child_kind kind) { restart(self, kind); },
+      [self](children_atom) {
+        return std::make_tuple(self->state.children->registry,
+                               self->state.children->backend);
+      },
   };
 }
 

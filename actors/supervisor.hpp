@@ -20,26 +20,26 @@
 namespace orasi {
 
 using supervisor_actor = caf::typed_actor<
-  // stopped -> starting -> running; replies with the version of the first
-  // synced snapshot. Fails if the first sync fails or a stop intervenes.
-  caf::replies_to<start_atom>::with<uint64_t>,
-  // -> stopping -> stopped once every child is down.
-  caf::replies_to<stop_atom>::with<caf::ok_atom>,
-  caf::replies_to<lifecycle_atom>::with<lifecycle_state>,
-  // Writes through the backend; reply = registry version containing them.
-  caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
-  caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
-  // Full re-list now (SIGHUP).
-  caf::replies_to<sync_atom>::with<uint64_t>,
-  // Subscriptions survive registry restarts because they are kept here.
-  caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
-  caf::reacts_to<unsubscribe_atom, caf::actor>,
-  // One health check result from a probe actor.
-  caf::reacts_to<probe_outcome>,
-  // Restart timer for a crashed child (sent to itself).
-  caf::reacts_to<restart_atom, child_kind>,
-  // Current children, for diagnostics and tests.
-  caf::replies_to<children_atom>::with<registry_actor, backend_actor>>;
+    // stopped -> starting -> running; replies with the version of the first
+    // synced snapshot. Fails if the first sync fails or a stop intervenes.
+    caf::replies_to<start_atom>::with<uint64_t>,
+    // -> stopping -> stopped once every child is down.
+    caf::replies_to<stop_atom>::with<caf::ok_atom>,
+    caf::replies_to<lifecycle_atom>::with<lifecycle_state>,
+    // Writes through the backend; reply = registry version containing them.
+    caf::replies_to<register_atom, std::string, ServiceInfo>::with<uint64_t>,
+    caf::replies_to<deregister_atom, std::string>::with<uint64_t>,
+    // Forced re-read of the backend (SIGHUP).
+    caf::replies_to<reload_atom>::with<uint64_t>,
+    // Subscriptions survive registry restarts because they are kept here.
+    caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
+    caf::reacts_to<unsubscribe_atom, caf::actor>,
+    // One health check result from a probe actor.
+    caf::reacts_to<probe_outcome>,
+    // Restart timer for a crashed child (sent to itself).
+    caf::reacts_to<restart_atom, child_kind>,
+    // Current children, for diagnostics and tests.
+    caf::replies_to<children_atom>::with<registry_actor, backend_actor>>;
 
 struct restart_policy {
   caf::timespan initial_backoff = std::chrono::milliseconds(100);
@@ -59,16 +59,23 @@ struct supervisor_options {
 
 /// Restart bookkeeping for one child.
 struct child_restarts {
-  caf::timespan next_backoff{0};          // delay before the next restart
+  caf::timespan next_backoff{0};               // delay before the next restart
   caf::actor_clock::time_point last_restart{}; // when it was last restarted
-  uint64_t count = 0;                     // restarts so far
+  uint64_t count = 0;                          // restarts so far
+};
+
+/// The current children; shared with a cleanup functor that ends them when
+/// the supervisor ends (state is gone by then).
+struct supervisor_children {
+  registry_actor registry; // null while stopped or awaiting restart
+  backend_actor backend;   // null while stopped or awaiting restart
 };
 
 struct supervisor_state {
   supervisor_options options;
   lifecycle_state lifecycle = lifecycle_state::stopped;
-  registry_actor registry;  // null while stopped or awaiting restart
-  backend_actor backend;    // null while stopped or awaiting restart
+  std::shared_ptr<supervisor_children> children =
+      std::make_shared<supervisor_children>();
   std::vector<caf::typed_response_promise<uint64_t>> pending_starts;
   std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
   std::map<child_kind, child_restarts> restarts;

@@ -29,8 +29,13 @@ public:
   /// Short name for logs and metrics ("static", "etcd", "consul").
   virtual std::string name() const = 0;
 
-  /// Reads everything the source holds now.
+  /// Everything the source holds now (start, resync after a restart, the
+  /// refresh safety net).
   virtual caf::expected<source_listing> list() = 0;
+
+  /// Re-reads the origin now, even without a change signal (SIGHUP). Unlike
+  /// list(), reports invalid new content as an error. Default: list().
+  virtual caf::expected<source_listing> reload();
 
   /// Returns a new listing if the source changed since the last list() or
   /// poll(), std::nullopt if not. An error means the source is unreachable

@@ -53,14 +53,14 @@ caf::expected<ServiceMap> load_static_services(const std::string& path) {
 }
 
 bool static_source::file_stamp::operator==(const file_stamp& other) const {
-  return mtime.tv_sec == other.mtime.tv_sec
-         && mtime.tv_nsec == other.mtime.tv_nsec && size == other.size;
+  return mtime.tv_sec == other.mtime.tv_sec &&
+         mtime.tv_nsec == other.mtime.tv_nsec && size == other.size;
 }
 
 static_source::static_source(static_source_options options)
-  : options_(std::move(options)),
-    file_services_(options_.initial_services),
-    loaded_stamp_(stamp_of_file()) {
+    : options_(std::move(options)),
+      file_services_(options_.initial_services),
+      loaded_stamp_(stamp_of_file()) {
   // The initial services come from a config that the caller has already
   // loaded; the file's current stamp stands for that content.
 }
@@ -68,8 +68,8 @@ static_source::static_source(static_source_options options)
 static_source::file_stamp static_source::stamp_of_file() const {
   file_stamp stamp;
   struct stat info {};
-  if (!options_.file_path.empty()
-      && ::stat(options_.file_path.c_str(), &info) == 0) {
+  if (!options_.file_path.empty() &&
+      ::stat(options_.file_path.c_str(), &info) == 0) {
     stamp.mtime = info.st_mtim;
     stamp.size = info.st_size;
   }
@@ -88,9 +88,9 @@ source_listing static_source::current_listing() const {
 }
 
 caf::expected<source_listing> static_source::list() {
-  // A full listing re-reads the file: SIGHUP and the refresh safety net
-  // both end up here.
-  return reload();
+  // The last valid file content: a broken file on disk must not make a
+  // resync (e.g. after a registry restart) come back empty.
+  return current_listing();
 }
 
 caf::expected<std::optional<source_listing>> static_source::poll() {

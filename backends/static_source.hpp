@@ -14,8 +14,8 @@ namespace orasi::backends {
 
 /// Extracts and validates "service_discovery.services" from a parsed config
 /// document (strict: unknown fields are errors). Absent means no services.
-caf::expected<ServiceMap> static_services_from_config(
-  const boost::json::value& config_root);
+caf::expected<ServiceMap>
+static_services_from_config(const boost::json::value& config_root);
 
 /// Reads `path` and extracts its services as above. Errors name the file and
 /// the field at fault.
@@ -30,8 +30,8 @@ struct static_source_options {
 
 /// Effective services = file services, minus file ids deregistered through
 /// the API (until the file's content changes), overlaid by services
-/// registered through the API. list() re-reads the file; poll() re-reads it
-/// when its mtime or size changed. A file replaces the file part only if it
+/// registered through the API. poll() re-reads the file when its mtime or
+/// size changed, reload() always. A file replaces the file part only if it
 /// is valid as a whole; otherwise the previous services stay.
 class static_source : public discovery_source {
 public:
@@ -44,7 +44,7 @@ public:
   caf::error remove(const std::string& id) override;
 
   /// Re-reads the file now, regardless of its modification time.
-  caf::expected<source_listing> reload();
+  caf::expected<source_listing> reload() override;
 
 private:
   struct file_stamp {
@@ -57,11 +57,11 @@ private:
   source_listing current_listing() const;
 
   static_source_options options_;
-  ServiceMap file_services_;       // content of the file at the last good load
-  ServiceMap api_services_;        // registered through the API
-  std::set<std::string> removed_;  // file ids deregistered since last load
-  file_stamp loaded_stamp_;        // file stamp of the last load attempt
-  uint64_t revision_ = 1;          // bumped on every effective change
+  ServiceMap file_services_;      // content of the file at the last good load
+  ServiceMap api_services_;       // registered through the API
+  std::set<std::string> removed_; // file ids deregistered since last load
+  file_stamp loaded_stamp_;       // file stamp of the last load attempt
+  uint64_t revision_ = 1;         // bumped on every effective change
 };
 
 } // namespace orasi::backends

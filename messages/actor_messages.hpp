@@ -21,6 +21,7 @@ namespace orasi {
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using sync_atom = caf::atom_constant<caf::atom("sync")>;
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
 using register_atom = caf::atom_constant<caf::atom("register")>;
 using deregister_atom = caf::atom_constant<caf::atom("deregister")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
@@ -46,7 +47,8 @@ enum class child_kind : uint8_t { registry, backend };
 
 const char* to_string(child_kind x);
 
-// -- backend -> registry --------------------------------------------------------
+// -- backend -> registry
+// --------------------------------------------------------
 
 /// A full listing from the backend; replaces everything the registry knew.
 struct backend_snapshot {
@@ -110,13 +112,13 @@ typename Inspector::result_type inspect(Inspector& f, backend_status& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
-  return f(caf::meta::type_name("probe_outcome"), x.service_id,
-           x.endpoint_url, x.passed, x.status_code, x.latency, x.reason);
+  return f(caf::meta::type_name("probe_outcome"), x.service_id, x.endpoint_url,
+           x.passed, x.status_code, x.latency, x.reason);
 }
 
 template <class Inspector>
-typename Inspector::result_type
-inspect(Inspector& f, endpoint_health_changed& x) {
+typename Inspector::result_type inspect(Inspector& f,
+                                        endpoint_health_changed& x) {
   return f(caf::meta::type_name("endpoint_health_changed"), x.service_id,
            x.endpoint_url, x.status, x.reason);
 }

@@ -7,20 +7,20 @@ namespace orasi {
 
 const char* to_string(errc x) {
   switch (x) {
-    case errc::config_invalid:
-      return "config_invalid";
-    case errc::backend_unavailable:
-      return "backend_unavailable";
-    case errc::backend_rejected:
-      return "backend_rejected";
-    case errc::timeout:
-      return "timeout";
-    case errc::not_found:
-      return "not_found";
-    case errc::serialization:
-      return "serialization";
-    case errc::not_running:
-      return "not_running";
+  case errc::config_invalid:
+    return "config_invalid";
+  case errc::backend_unavailable:
+    return "backend_unavailable";
+  case errc::backend_rejected:
+    return "backend_rejected";
+  case errc::timeout:
+    return "timeout";
+  case errc::not_found:
+    return "not_found";
+  case errc::serialization:
+    return "serialization";
+  case errc::not_running:
+    return "not_running";
   }
   return "unknown";
 }

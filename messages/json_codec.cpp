@@ -60,15 +60,14 @@ caf::expected<Metadata> decode_metadata(const json::value& json,
 
 template <class Enum>
 caf::expected<Enum> decode_enum(const json::value& json,
-                                const std::string& path,
-                                const char* allowed) {
+                                const std::string& path, const char* allowed) {
   if (!json.is_string())
     return field_error(path, std::string{"expected one of "} + allowed);
   Enum result{};
   if (!from_string(std::string{json.get_string()}, result))
-    return field_error(path, "unknown value \""
-                               + std::string{json.get_string()}
-                               + "\", expected one of " + allowed);
+    return field_error(path, "unknown value \"" +
+                                 std::string{json.get_string()} +
+                                 "\", expected one of " + allowed);
   return result;
 }
 
@@ -78,11 +77,11 @@ caf::error check_url(const std::string& url, const std::string& path) {
     return field_error(path, "\"" + url + "\" is not an http(s) URL");
   auto scheme = url.substr(0, scheme_end);
   if (scheme != "http" && scheme != "https")
-    return field_error(path, "unsupported scheme \"" + scheme
-                               + "\", expected http or https");
+    return field_error(path, "unsupported scheme \"" + scheme +
+                                 "\", expected http or https");
   auto host_begin = scheme_end + 3;
-  if (host_begin >= url.size() || url[host_begin] == '/'
-      || url[host_begin] == ':')
+  if (host_begin >= url.size() || url[host_begin] == '/' ||
+      url[host_begin] == ':')
     return field_error(path, "\"" + url + "\" has no host");
   return caf::none;
 }
@@ -94,7 +93,7 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
     return field_error(path, "expected an object");
   const auto& obj = json.get_object();
   if (auto err = check_known_fields(
-        obj, path, {"url", "weight", "health_status", "metadata"}, mode))
+          obj, path, {"url", "weight", "health_status", "metadata"}, mode))
     return err;
   ServiceEndpoint result;
   auto url = obj.if_contains("url");
@@ -109,14 +108,20 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
   if (auto weight = obj.if_contains("weight")) {
     if (!weight->is_int64() && !weight->is_uint64())
       return field_error(path + ".weight", "expected an unsigned integer");
-    auto value = weight->to_number<int64_t>();
-    if (value < 0 || value > std::numeric_limits<uint32_t>::max())
+    // Large unsigned values do not fit int64: compare without converting.
+    constexpr uint64_t max_weight = std::numeric_limits<uint32_t>::max();
+    auto in_range =
+        weight->is_uint64()
+            ? weight->get_uint64() <= max_weight
+            : weight->get_int64() >= 0 &&
+                  static_cast<uint64_t>(weight->get_int64()) <= max_weight;
+    if (!in_range)
       return field_error(path + ".weight", "out of range 0..4294967295");
-    result.weight = static_cast<uint32_t>(value);
+    result.weight = static_cast<uint32_t>(weight->to_number<uint64_t>());
   }
   if (auto status = obj.if_contains("health_status")) {
     auto value = decode_enum<EndpointHealthStatus>(
-      *status, path + ".health_status", "Healthy, Unhealthy, Unknown");
+        *status, path + ".health_status", "Healthy, Unhealthy, Unknown");
     if (!value)
       return std::move(value.error());
     result.health_status = *value;
@@ -138,7 +143,7 @@ caf::error decode_endpoints(const json::value& json, const std::string& path,
   const auto& array = json.get_array();
   for (size_t index = 0; index < array.size(); ++index) {
     auto endpoint = decode_endpoint(
-      array[index], path + "[" + std::to_string(index) + "]", mode);
+        array[index], path + "[" + std::to_string(index) + "]", mode);
     if (!endpoint)
       return std::move(endpoint.error());
     out.push_back(std::move(*endpoint));
@@ -187,7 +192,7 @@ caf::expected<ServiceInfo> decode_service(const json::value& json,
     return field_error(path, "expected an object");
   const auto& obj = json.get_object();
   if (auto err = check_known_fields(
-        obj, path, {"name", "endpoints", "health_status", "metadata"}, mode))
+          obj, path, {"name", "endpoints", "health_status", "metadata"}, mode))
     return err;
   ServiceInfo result;
   auto name = obj.if_contains("name");
@@ -205,8 +210,8 @@ caf::expected<ServiceInfo> decode_service(const json::value& json,
       return err;
   if (auto status = obj.if_contains("health_status")) {
     auto value = decode_enum<ServiceHealthStatus>(
-      *status, path + ".health_status",
-      "Healthy, Degraded, Unhealthy, Unknown");
+        *status, path + ".health_status",
+        "Healthy, Degraded, Unhealthy, Unknown");
     if (!value)
       return std::move(value.error());
     result.health_status = *value;

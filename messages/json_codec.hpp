@@ -33,22 +33,19 @@ std::string encode(const ServiceMap& x);
 /// "service_discovery.services.api"); errors are errc::serialization with a
 /// message like "<path>.endpoints[0].weight: expected an unsigned integer".
 /// Missing fields take their defaults except `name` and endpoint `url`.
-caf::expected<ServiceInfo> decode_service(const boost::json::value& json,
-                                          const std::string& path,
-                                          unknown_fields mode
-                                          = unknown_fields::ignore);
+caf::expected<ServiceInfo>
+decode_service(const boost::json::value& json, const std::string& path,
+               unknown_fields mode = unknown_fields::ignore);
 
 /// Parses `text` as JSON, then decodes it as above.
-caf::expected<ServiceInfo> decode_service(std::string_view text,
-                                          const std::string& path = "service",
-                                          unknown_fields mode
-                                          = unknown_fields::ignore);
+caf::expected<ServiceInfo>
+decode_service(std::string_view text, const std::string& path = "service",
+               unknown_fields mode = unknown_fields::ignore);
 
 /// Decodes {"<id>": ServiceInfo, ...}; fails on the first bad entry.
-caf::expected<ServiceMap> decode_services(const boost::json::value& json,
-                                          const std::string& path,
-                                          unknown_fields mode
-                                          = unknown_fields::ignore);
+caf::expected<ServiceMap>
+decode_services(const boost::json::value& json, const std::string& path,
+                unknown_fields mode = unknown_fields::ignore);
 
 /// Checks a service id: non-empty, at most 256 bytes, no '/' or control
 /// characters (ids become etcd keys and URL path segments).

@@ -3,37 +3,37 @@
 namespace orasi {
 
 bool operator==(const ServiceEndpoint& x, const ServiceEndpoint& y) {
-  return x.url == y.url && x.weight == y.weight
-         && x.health_status == y.health_status && x.metadata == y.metadata;
+  return x.url == y.url && x.weight == y.weight &&
+         x.health_status == y.health_status && x.metadata == y.metadata;
 }
 
 bool operator==(const ServiceInfo& x, const ServiceInfo& y) {
-  return x.name == y.name && x.endpoints == y.endpoints
-         && x.health_status == y.health_status && x.metadata == y.metadata;
+  return x.name == y.name && x.endpoints == y.endpoints &&
+         x.health_status == y.health_status && x.metadata == y.metadata;
 }
 
 const char* to_string(ServiceHealthStatus x) {
   switch (x) {
-    case ServiceHealthStatus::Healthy:
-      return "Healthy";
-    case ServiceHealthStatus::Degraded:
-      return "Degraded";
-    case ServiceHealthStatus::Unhealthy:
-      return "Unhealthy";
-    case ServiceHealthStatus::Unknown:
-      break;
+  case ServiceHealthStatus::Healthy:
+    return "Healthy";
+  case ServiceHealthStatus::Degraded:
+    return "Degraded";
+  case ServiceHealthStatus::Unhealthy:
+    return "Unhealthy";
+  case ServiceHealthStatus::Unknown:
+    break;
   }
   return "Unknown";
 }
 
 const char* to_string(EndpointHealthStatus x) {
   switch (x) {
-    case EndpointHealthStatus::Healthy:
-      return "Healthy";
-    case EndpointHealthStatus::Unhealthy:
-      return "Unhealthy";
-    case EndpointHealthStatus::Unknown:
-      break;
+  case EndpointHealthStatus::Healthy:
+    return "Healthy";
+  case EndpointHealthStatus::Unhealthy:
+    return "Unhealthy";
+  case EndpointHealthStatus::Unknown:
+    break;
   }
   return "Unknown";
 }

@@ -13,7 +13,12 @@
 namespace orasi {
 
 /// Health of a whole service, derived from its endpoints.
-enum class ServiceHealthStatus : uint8_t { Healthy, Degraded, Unhealthy, Unknown };
+enum class ServiceHealthStatus : uint8_t {
+  Healthy,
+  Degraded,
+  Unhealthy,
+  Unknown
+};
 
 /// Health of one endpoint, from active probes or as declared by the backend.
 enum class EndpointHealthStatus : uint8_t { Healthy, Unhealthy, Unknown };

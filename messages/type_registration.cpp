@@ -9,14 +9,14 @@ namespace orasi {
 
 const char* to_string(lifecycle_state x) {
   switch (x) {
-    case lifecycle_state::stopped:
-      return "stopped";
-    case lifecycle_state::starting:
-      return "starting";
-    case lifecycle_state::running:
-      return "running";
-    case lifecycle_state::stopping:
-      return "stopping";
+  case lifecycle_state::stopped:
+    return "stopped";
+  case lifecycle_state::starting:
+    return "starting";
+  case lifecycle_state::running:
+    return "running";
+  case lifecycle_state::stopping:
+    return "stopping";
   }
   return "invalid";
 }
@@ -38,18 +38,17 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<backend_status>("orasi.backend_status");
   cfg.add_message_type<probe_outcome>("orasi.probe_outcome");
   cfg.add_message_type<endpoint_health_changed>(
-    "orasi.endpoint_health_changed");
-  cfg.add_error_category(
-    error_category,
-    [](uint8_t code, caf::atom_value, const caf::message& context) {
-      std::string result = "orasi.";
-      result += to_string(static_cast<errc>(code));
-      if (context.match_elements<std::string>()) {
-        result += ": ";
-        result += context.get_as<std::string>(0);
-      }
-      return result;
-    });
+      "orasi.endpoint_health_changed");
+  cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
+                                            const caf::message& context) {
+    std::string result = "orasi.";
+    result += to_string(static_cast<errc>(code));
+    if (context.match_elements<std::string>()) {
+      result += ": ";
+      result += context.get_as<std::string>(0);
+    }
+    return result;
+  });
 }
 
 } // namespace orasi

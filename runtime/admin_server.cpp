@@ -50,8 +50,7 @@ struct AdminServer::routes {
 };
 
 AdminServer::AdminServer(ServiceDiscovery& discovery, std::string listen)
-  : discovery_(discovery), listen_(std::move(listen)) {
-}
+    : discovery_(discovery), listen_(std::move(listen)) {}
 
 AdminServer::~AdminServer() {
   stop();
@@ -80,35 +79,35 @@ void AdminServer::start() {
                         "service \"" + id + "\" not found", snapshot->version);
     send_json(res, 200, to_json(service->second), snapshot->version);
   });
-  http.Get("/v1/health/services", [&discovery](const httplib::Request&,
-                                               httplib::Response& res) {
-    auto snapshot = discovery.snapshot();
-    send_json(res, 200, to_json(snapshot->healthy), snapshot->version);
-  });
-  http.Get("/healthz", [&discovery](const httplib::Request&,
-                                    httplib::Response& res) {
-    serve_healthz(discovery, res);
-  });
+  http.Get("/v1/health/services",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             auto snapshot = discovery.snapshot();
+             send_json(res, 200, to_json(snapshot->healthy), snapshot->version);
+           });
+  http.Get("/healthz",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             serve_healthz(discovery, res);
+           });
   auto method_not_allowed = [&discovery](const httplib::Request& req,
                                          httplib::Response& res) {
     res.set_header("Allow", "GET");
     send_error(res, 405, "method_not_allowed",
-               req.method + " is not supported on " + req.path
-                 + " (the admin API is read-only)",
+               req.method + " is not supported on " + req.path +
+                   " (the admin API is read-only)",
                discovery.snapshot()->version);
   };
   http.Post(".*", method_not_allowed);
   http.Put(".*", method_not_allowed);
   http.Delete(".*", method_not_allowed);
   http.Patch(".*", method_not_allowed);
-  http.set_error_handler([&discovery](const httplib::Request& req,
-                                      httplib::Response& res) {
-    if (!res.body.empty())
-      return; // our own error body
-    send_error(res, res.status, res.status == 404 ? "not_found" : "error",
-               "no route for " + req.method + " " + req.path,
-               discovery.snapshot()->version);
-  });
+  http.set_error_handler(
+      [&discovery](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty())
+          return; // our own error body
+        send_error(res, res.status, res.status == 404 ? "not_found" : "error",
+                   "no route for " + req.method + " " + req.path,
+                   discovery.snapshot()->version);
+      });
   http.set_read_timeout(std::chrono::seconds(5));
   http.set_write_timeout(std::chrono::seconds(5));
   http.set_payload_max_length(64 * 1024);
@@ -120,8 +119,8 @@ void AdminServer::start() {
     port_ = static_cast<uint16_t>(bound);
   } else if (!http.bind_to_port(host, port_)) {
     throw GatewayError{errc::config_invalid,
-                       "admin.listen: cannot bind " + listen_
-                         + " (address in use or not local?)"};
+                       "admin.listen: cannot bind " + listen_ +
+                           " (address in use or not local?)"};
   }
   thread_ = std::thread{[this] { server_->http.listen_after_bind(); }};
   // httplib's stop() is a no-op until the loop runs: wait for it, so that a

@@ -15,29 +15,45 @@ namespace orasi {
 
 const char* to_string(ServiceDiscoveryBackend x) {
   switch (x) {
-    case ServiceDiscoveryBackend::Static:
-      return "static";
-    case ServiceDiscoveryBackend::Etcd:
-      return "etcd";
-    case ServiceDiscoveryBackend::Consul:
-      break;
+  case ServiceDiscoveryBackend::Static:
+    return "static";
+  case ServiceDiscoveryBackend::Etcd:
+    return "etcd";
+  case ServiceDiscoveryBackend::Consul:
+    break;
   }
   return "consul";
 }
 
 std::optional<Duration> parse_duration(std::string_view text) {
+  // Integer arithmetic only: "2.01s" must be exactly 2010ms.
   size_t pos = 0;
-  while (pos < text.size()
-         && (std::isdigit(static_cast<unsigned char>(text[pos]))
-             || text[pos] == '.'))
-    ++pos;
-  auto number = text.substr(0, pos);
-  auto unit = text.substr(pos);
-  if (number.empty() || number.front() == '.' || number.back() == '.'
-      || std::count(number.begin(), number.end(), '.') > 1 || number.size() > 15)
+  int64_t whole = 0;
+  int64_t fraction = 0;
+  int64_t fraction_scale = 1;
+  auto digit_at = [&](size_t i) {
+    return i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]));
+  };
+  if (!digit_at(0))
     return std::nullopt;
-  double value = std::stod(std::string{number});
-  double millis_per_unit = 0;
+  for (; digit_at(pos); ++pos) {
+    if (whole > 1'000'000'000'000)
+      return std::nullopt;
+    whole = whole * 10 + (text[pos] - '0');
+  }
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    if (!digit_at(pos))
+      return std::nullopt;
+    for (; digit_at(pos); ++pos) {
+      if (fraction_scale >= 1'000'000'000)
+        return std::nullopt;
+      fraction = fraction * 10 + (text[pos] - '0');
+      fraction_scale *= 10;
+    }
+  }
+  auto unit = text.substr(pos);
+  int64_t millis_per_unit = 0;
   if (unit == "ms")
     millis_per_unit = 1;
   else if (unit == "s")
@@ -48,10 +64,12 @@ std::optional<Duration> parse_duration(std::string_view text) {
     millis_per_unit = 3'600'000;
   else
     return std::nullopt;
-  auto millis = value * millis_per_unit;
-  if (millis > 1e12 || millis != std::floor(millis))
-    return std::nullopt; // beyond ~30 years, or finer than a millisecond
-  return Duration{static_cast<int64_t>(millis)};
+  if (whole > 1'000'000'000'000 / millis_per_unit)
+    return std::nullopt; // beyond ~30 years
+  auto fraction_millis = fraction * millis_per_unit;
+  if (fraction_millis % fraction_scale != 0)
+    return std::nullopt; // finer than a millisecond
+  return Duration{whole * millis_per_unit + fraction_millis / fraction_scale};
 }
 
 std::string format_duration(Duration value) {
@@ -73,9 +91,9 @@ bool parse_listen_address(const std::string& text, std::string& host,
     host = host.substr(1, host.size() - 2);
   }
   auto digits = text.substr(colon + 1);
-  if (digits.size() > 5
-      || !std::all_of(digits.begin(), digits.end(),
-                      [](unsigned char c) { return std::isdigit(c); }))
+  if (digits.size() > 5 ||
+      !std::all_of(digits.begin(), digits.end(),
+                   [](unsigned char c) { return std::isdigit(c); }))
     return false;
   auto value = std::stoul(digits);
   if (value > 65535)
@@ -94,7 +112,7 @@ namespace {
 class object_reader {
 public:
   object_reader(const json::value& value, std::string path)
-    : path_(std::move(path)) {
+      : path_(std::move(path)) {
     if (!value.is_object())
       fail(path_, "expected an object");
     object_ = &value.get_object();
@@ -126,10 +144,13 @@ public:
     if (auto value = find(key)) {
       if (!value->is_int64() && !value->is_uint64())
         fail(field(key), "expected a non-negative integer");
-      auto number = value->to_number<int64_t>();
-      if (number < 0 || number > 1'000'000)
+      // Large unsigned values do not fit int64: compare without converting.
+      auto in_range = value->is_uint64() ? value->get_uint64() <= 1'000'000
+                                         : value->get_int64() >= 0 &&
+                                               value->get_int64() <= 1'000'000;
+      if (!in_range)
         fail(field(key), "out of range 0..1000000");
-      out = static_cast<uint32_t>(number);
+      out = static_cast<uint32_t>(value->to_number<uint64_t>());
     }
   }
 
@@ -140,8 +161,8 @@ public:
                          "\"250ms\"");
       auto parsed = parse_duration(value->get_string());
       if (!parsed)
-        fail(field(key), "bad duration \"" + std::string{value->get_string()}
-                           + "\" (expected e.g. \"30s\", \"250ms\", \"5m\")");
+        fail(field(key), "bad duration \"" + std::string{value->get_string()} +
+                             "\" (expected e.g. \"30s\", \"250ms\", \"5m\")");
       out = *parsed;
     }
   }
@@ -162,8 +183,7 @@ public:
       const auto& array = value->get_array();
       for (size_t i = 0; i < array.size(); ++i) {
         if (!array[i].is_string())
-          fail(field(key) + "[" + std::to_string(i) + "]",
-               "expected a string");
+          fail(field(key) + "[" + std::to_string(i) + "]", "expected a string");
         out.emplace_back(array[i].get_string());
       }
     }
@@ -198,8 +218,8 @@ void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
   else if (name == "consul")
     out = ServiceDiscoveryBackend::Consul;
   else
-    fail(reader.field("backend"), "unknown backend \"" + name
-                                    + "\" (expected static, etcd or consul)");
+    fail(reader.field("backend"),
+         "unknown backend \"" + name + "\" (expected static, etcd or consul)");
 }
 
 void read_service_discovery(const json::value& root, const json::value& value,
@@ -261,8 +281,8 @@ json::value parse_json(std::string_view text, const std::string& origin) {
   if (!ec)
     parser.finish(ec);
   if (ec)
-    fail(origin, "malformed JSON at " + position_of(text, consumed) + ": "
-                   + ec.message());
+    fail(origin, "malformed JSON at " + position_of(text, consumed) + ": " +
+                     ec.message());
   return parser.release();
 }
 
@@ -272,9 +292,15 @@ void check_url_list(const std::vector<std::string>& urls,
     fail(field, "must list at least one address");
   for (size_t i = 0; i < urls.size(); ++i) {
     const auto& url = urls[i];
-    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    auto scheme_end = url.find("://");
+    auto scheme = url.substr(0, scheme_end);
+    if (scheme_end == std::string::npos ||
+        (scheme != "http" && scheme != "https"))
       fail(field + "[" + std::to_string(i) + "]",
            "\"" + url + "\" is not an http(s) URL");
+    if (scheme_end + 3 >= url.size() || url[scheme_end + 3] == '/')
+      fail(field + "[" + std::to_string(i) + "]",
+           "\"" + url + "\" has no host");
   }
 }
 
@@ -339,13 +365,12 @@ void GatewayConfig::validate() const {
   uint16_t port = 0;
   if (!parse_listen_address(admin.listen, host, port))
     fail("admin.listen", "\"" + admin.listen + "\" is not host:port");
-  static constexpr std::string_view levels[] = {"trace", "debug", "info",
-                                                "warn",  "error", "critical",
-                                                "off"};
-  if (std::find(std::begin(levels), std::end(levels), logging.level)
-      == std::end(levels))
-    fail("logging.level", "unknown level \"" + logging.level
-                            + "\" (expected trace, debug, info, warn, error, "
+  static constexpr std::string_view levels[] = {
+      "trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (std::find(std::begin(levels), std::end(levels), logging.level) ==
+      std::end(levels))
+    fail("logging.level", "unknown level \"" + logging.level +
+                              "\" (expected trace, debug, info, warn, error, "
                               "critical or off)");
 }
 

@@ -5,10 +5,9 @@
 namespace orasi {
 
 GatewayError::GatewayError(Kind kind, const std::string& message)
-  : std::runtime_error(std::string{to_string(kind)} + ": " + message),
-    kind_(kind),
-    message_(message) {
-}
+    : std::runtime_error(std::string{to_string(kind)} + ": " + message),
+      kind_(kind),
+      message_(message) {}
 
 GatewayError GatewayError::from(const caf::error& err) {
   if (is_orasi_error(err))

@@ -74,10 +74,11 @@ bool parse_args(int argc, char** argv, launcher_args& args, int& exit_code) {
 }
 
 orasi::GatewayConfig load_config(const launcher_args& args) {
-  auto config = args.config_file.empty()
-                  ? orasi::GatewayConfig::from_json(
-                    orasi::default_launcher_config, "embedded default config")
-                  : orasi::GatewayConfig::from_file(args.config_file);
+  auto config =
+      args.config_file.empty()
+          ? orasi::GatewayConfig::from_json(orasi::default_launcher_config,
+                                            "embedded default config")
+          : orasi::GatewayConfig::from_file(args.config_file);
   if (!args.log_level.empty())
     config.logging.level = args.log_level;
   if (!args.admin_listen.empty())

@@ -25,25 +25,26 @@ std::shared_ptr<backends::discovery_source>
 make_source(const GatewayConfig& config) {
   const auto& sd = config.service_discovery;
   switch (sd.backend) {
-    case ServiceDiscoveryBackend::Static: {
-      backends::static_source_options options;
-      options.initial_services = sd.services;
-      options.file_path = config.source_file;
-      return std::make_shared<backends::static_source>(std::move(options));
-    }
-    case ServiceDiscoveryBackend::Etcd:
-    case ServiceDiscoveryBackend::Consul:
-      break;
+  case ServiceDiscoveryBackend::Static: {
+    backends::static_source_options options;
+    options.initial_services = sd.services;
+    options.file_path = config.source_file;
+    return std::make_shared<backends::static_source>(std::move(options));
+  }
+  case ServiceDiscoveryBackend::Etcd:
+  case ServiceDiscoveryBackend::Consul:
+    break;
   }
   throw GatewayError{errc::config_invalid,
-                     std::string{"service_discovery.backend: \""}
-                       + to_string(sd.backend)
-                       + "\" is not available in this build yet (see the "
+                     std::string{"service_discovery.backend: \""} +
+                         to_string(sd.backend) +
+                         "\" is not available in this build yet (see the "
                          "README's status section)"};
 }
 
-supervisor_options make_supervisor_options(const GatewayConfig& config,
-                                           std::shared_ptr<snapshot_store> store) {
+supervisor_options
+make_supervisor_options(const GatewayConfig& config,
+                        std::shared_ptr<snapshot_store> store) {
   const auto& sd = config.service_discovery;
   supervisor_options options;
   options.store = std::move(store);
@@ -64,14 +65,14 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
 
 } // namespace
 
-// -- Subscription ---------------------------------------------------------------
+// -- Subscription
+// ---------------------------------------------------------------
 
 Subscription::Subscription(std::function<void()> cancel)
-  : cancel_(std::move(cancel)) {
-}
+    : cancel_(std::move(cancel)) {}
 
 Subscription::Subscription(Subscription&& other) noexcept
-  : cancel_(std::move(other.cancel_)) {
+    : cancel_(std::move(other.cancel_)) {
   other.cancel_ = nullptr;
 }
 
@@ -96,7 +97,8 @@ void Subscription::unsubscribe() {
   }
 }
 
-// -- ServiceDiscovery -----------------------------------------------------------
+// -- ServiceDiscovery
+// -----------------------------------------------------------
 
 struct ServiceDiscovery::impl {
   GatewayConfig config;
@@ -115,8 +117,8 @@ struct ServiceDiscovery::impl {
     std::optional<Result> result;
     caf::error failure;
     self->request(supervisor, request_timeout, std::forward<Ts>(xs)...)
-      .receive([&](Result& value) { result = std::move(value); },
-               [&](caf::error& err) { failure = std::move(err); });
+        .receive([&](Result& value) { result = std::move(value); },
+                 [&](caf::error& err) { failure = std::move(err); });
     if (failure)
       throw GatewayError::from(failure);
     return std::move(*result);
@@ -139,24 +141,24 @@ struct ServiceDiscovery::impl {
 };
 
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config)
-  : impl_(std::make_shared<impl>()) {
+    : impl_(std::make_shared<impl>()) {
   config.validate();
   impl_->config = config;
   impl_->own_config = make_system_config();
   impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
   impl_->system = impl_->own_system.get();
   impl_->supervisor = impl_->system->spawn(
-    supervisor, make_supervisor_options(config, impl_->store));
+      supervisor, make_supervisor_options(config, impl_->store));
 }
 
 ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config)
-  : impl_(std::make_shared<impl>()) {
+    : impl_(std::make_shared<impl>()) {
   config.validate();
   impl_->config = config;
   impl_->system = &host;
-  impl_->supervisor = host.spawn(supervisor,
-                                 make_supervisor_options(config, impl_->store));
+  impl_->supervisor =
+      host.spawn(supervisor, make_supervisor_options(config, impl_->store));
 }
 
 ServiceDiscovery::~ServiceDiscovery() {
@@ -174,16 +176,17 @@ void ServiceDiscovery::stop() {
 }
 
 bool ServiceDiscovery::is_running() const {
-  return impl_->ask<lifecycle_state>(lifecycle_atom::value)
-         == lifecycle_state::running;
+  return impl_->ask<lifecycle_state>(lifecycle_atom::value) ==
+         lifecycle_state::running;
 }
 
 void ServiceDiscovery::register_service(const std::string& id,
                                         const ServiceInfo& info) {
   if (!is_valid_service_id(id))
     throw GatewayError{errc::backend_rejected,
-                       "service id \"" + id + "\" is empty, too long, or "
-                       "contains '/' or control characters"};
+                       "service id \"" + id +
+                           "\" is empty, too long, or "
+                           "contains '/' or control characters"};
   if (info.name.empty())
     throw GatewayError{errc::backend_rejected,
                        "service \"" + id + "\": name must not be empty"};
@@ -216,14 +219,15 @@ SnapshotPtr ServiceDiscovery::snapshot() const {
 }
 
 Subscription ServiceDiscovery::subscribe(Callback callback) {
-  auto callback_actor = impl_->system->spawn(
-    [callback = std::move(callback)](caf::event_based_actor*) -> caf::behavior {
-      return {
-        [callback](changed_atom, const SnapshotPtr& snapshot) {
-          callback(snapshot);
-        },
-      };
-    });
+  auto callback_actor =
+      impl_->system->spawn([callback = std::move(callback)](
+                               caf::event_based_actor*) -> caf::behavior {
+        return {
+            [callback](changed_atom, const SnapshotPtr& snapshot) {
+              callback(snapshot);
+            },
+        };
+      });
   {
     std::lock_guard<std::mutex> guard{impl_->callback_mutex};
     impl_->callback_actors.push_back(callback_actor);
@@ -252,7 +256,7 @@ void ServiceDiscovery::unsubscribe(const caf::actor& subscriber) {
 }
 
 void ServiceDiscovery::reload() {
-  impl_->ask<uint64_t>(sync_atom::value);
+  impl_->ask<uint64_t>(reload_atom::value);
 }
 
 const GatewayConfig& ServiceDiscovery::config() const {

@@ -1,0 +1,101 @@
+#include "actor_fixture.hpp"
+
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
+namespace orasi::test {
+
+namespace {
+
+caf::actor_system_config& deterministic(caf::actor_system_config& cfg) {
+  add_message_types(cfg);
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  return cfg;
+}
+
+} // namespace
+
+ServiceInfo make_service(const std::string& name, std::vector<std::string> urls,
+                         EndpointHealthStatus status) {
+  ServiceInfo info;
+  info.name = name;
+  for (auto& url : urls) {
+    ServiceEndpoint endpoint;
+    endpoint.url = std::move(url);
+    endpoint.health_status = status;
+    info.endpoints.push_back(std::move(endpoint));
+  }
+  return info;
+}
+
+actor_fixture::actor_fixture()
+    : sys(deterministic(cfg)),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys, true) {
+  // Start the simulated clock away from zero, as CAF's own fixture does.
+  sched.clock().current_time += std::chrono::hours(1);
+}
+
+actor_fixture::~actor_fixture() {
+  for (auto& sup : supervisors)
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+supervisor_actor actor_fixture::spawn_supervisor() {
+  supervisors.push_back(sys.spawn(supervisor, make_options()));
+  return supervisors.back();
+}
+
+supervisor_options actor_fixture::make_options() {
+  supervisor_options options;
+  options.store = store;
+  options.backend.source = source;
+  options.backend.poll_interval = std::chrono::seconds(1);
+  options.backend.refresh_interval = std::chrono::seconds(30);
+  options.detach_backend = false;
+  options.thresholds = health_thresholds{2, 3};
+  options.restarts.initial_backoff = std::chrono::milliseconds(100);
+  options.restarts.max_backoff = std::chrono::milliseconds(800);
+  return options;
+}
+
+std::pair<registry_actor, backend_actor>
+actor_fixture::children(const supervisor_actor& sup) {
+  auto handle = self->request(sup, caf::infinite, children_atom::value);
+  sched.run();
+  REQUIRE(self->has_next_message());
+  std::pair<registry_actor, backend_actor> result;
+  handle.receive(
+      [&](registry_actor& registry, backend_actor& backend) {
+        result = {std::move(registry), std::move(backend)};
+      },
+      [&](caf::error& err) { FAIL("children: " << error_message(err)); });
+  return result;
+}
+
+lifecycle_state actor_fixture::lifecycle(const supervisor_actor& sup) {
+  auto state = ask<lifecycle_state>(sup, lifecycle_atom::value);
+  REQUIRE(state);
+  return *state;
+}
+
+void actor_fixture::advance(caf::timespan delta) {
+  sched.advance_time(delta);
+  sched.run();
+}
+
+caf::actor spawn_version_recorder(caf::actor_system& sys,
+                                  std::shared_ptr<std::vector<uint64_t>> seen) {
+  return sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
+    return {
+        [seen](changed_atom, const SnapshotPtr& snapshot) {
+          seen->push_back(snapshot->version);
+        },
+    };
+  });
+}
+
+} // namespace orasi::test

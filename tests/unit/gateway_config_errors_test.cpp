@@ -1,0 +1,196 @@
+// GatewayConfig rejections: every invalid config throws GatewayError
+// (config_invalid) whose message names the origin and the field at fault.
+#include "runtime/gateway_config.hpp"
+#include "runtime/gateway_error.hpp"
+#include "unit/unit_support.hpp"
+
+using namespace orasi;
+
+namespace {
+
+/// The error from loading `text` as "test.json"; fails the test if it loads.
+GatewayError config_error(const std::string& text) {
+  try {
+    GatewayConfig::from_json(text, "test.json");
+  } catch (const GatewayError& err) {
+    return err;
+  }
+  FAIL("config was accepted: " << text);
+  throw std::logic_error{"unreachable"};
+}
+
+/// A config with `member` as the only member of "service_discovery".
+std::string discovery(const std::string& member) {
+  return R"({"service_discovery":{)" + member + "}}";
+}
+
+/// A config with one static service "my-service-1" whose JSON is `service`.
+std::string with_service(const std::string& service) {
+  return discovery(R"("services":{"my-service-1":)" + service + "}");
+}
+
+} // namespace
+
+TEST_CASE("config errors: each names the field", "[config][errors]") {
+  auto [text, field] = GENERATE(table<std::string, std::string>({
+      // Backend.
+      {discovery(R"("backend":"zookeeper")"), "service_discovery.backend"},
+      {discovery(R"("backend":"")"), "service_discovery.backend"},
+      {discovery(R"("backend":"Static")"), "service_discovery.backend"},
+      {discovery(R"("backend":1)"), "service_discovery.backend"},
+      // Thresholds and retries.
+      {discovery(R"("health_check":{"success_threshold":0})"),
+       "service_discovery.health_check.success_threshold"},
+      {discovery(R"("health_check":{"failure_threshold":0})"),
+       "service_discovery.health_check.failure_threshold"},
+      {discovery(R"("health_check":{"success_threshold":-1})"),
+       "service_discovery.health_check.success_threshold"},
+      {discovery(R"("health_check":{"failure_threshold":2.5})"),
+       "service_discovery.health_check.failure_threshold"},
+      {discovery(R"("health_check":{"retries":"3"})"),
+       "service_discovery.health_check.retries"},
+      {discovery(R"("health_check":{"retries":11})"),
+       "service_discovery.health_check.retries"},
+      // Durations.
+      {discovery(R"("refresh_interval":"30x")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":"abc")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":"")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":"-5s")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":"1.5.2s")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":30)"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("refresh_interval":"0s")"),
+       "service_discovery.refresh_interval"},
+      {discovery(R"("health_check_interval":"10")"),
+       "service_discovery.health_check_interval"},
+      {discovery(R"("health_check_interval":"0ms")"),
+       "service_discovery.health_check_interval"},
+      {discovery(R"("health_check":{"timeout":"5 s"})"),
+       "service_discovery.health_check.timeout"},
+      {discovery(R"("health_check":{"timeout":"0s"})"),
+       "service_discovery.health_check.timeout"},
+      {discovery(R"("health_check":{"interval":"5d"})"),
+       "service_discovery.health_check.interval"},
+      {discovery(R"("health_check":{"interval":"0s"})"),
+       "service_discovery.health_check.interval"},
+      // Wrong types.
+      {discovery(R"("endpoints":"http://127.0.0.1:2379")"),
+       "service_discovery.endpoints"},
+      {discovery(R"("endpoints":["http://a:1",5])"),
+       "service_discovery.endpoints[1]"},
+      {discovery(R"("prefix":5)"), "service_discovery.prefix"},
+      {discovery(R"("health_check":"fast")"), "service_discovery.health_check"},
+      {discovery(R"("health_check":{"path":7})"),
+       "service_discovery.health_check.path"},
+      {R"({"service_discovery":[]})", "service_discovery"},
+      {R"({"admin":"127.0.0.1:9650"})", "admin"},
+      {R"({"admin":{"listen":9650}})", "admin.listen"},
+      {R"({"logging":{"level":1}})", "logging.level"},
+      // Unknown fields.
+      {discovery(R"("refresh_intervall":"30s")"),
+       "service_discovery.refresh_intervall"},
+      {discovery(R"("health_check":{"treshold":1})"),
+       "service_discovery.health_check.treshold"},
+      {R"({"admn":{}})", "admn"},
+      {R"({"admin":{"port":1}})", "admin.port"},
+      {R"({"logging":{"format":"json"}})", "logging.format"},
+      // Values.
+      {R"({"admin":{"listen":"nohost"}})", "admin.listen"},
+      {R"({"admin":{"listen":"h:99999"}})", "admin.listen"},
+      {R"({"admin":{"listen":":9650"}})", "admin.listen"},
+      {R"({"admin":{"listen":"h:"}})", "admin.listen"},
+      {R"({"logging":{"level":"loud"}})", "logging.level"},
+      {R"({"logging":{"level":"INFO"}})", "logging.level"},
+      {discovery(R"("prefix":"orasi")"), "service_discovery.prefix"},
+      {discovery(R"("prefix":"")"), "service_discovery.prefix"},
+      {discovery(R"("health_check":{"path":"health"})"),
+       "service_discovery.health_check.path"},
+      {discovery(R"("backend":"etcd","endpoints":[])"),
+       "service_discovery.endpoints"},
+      {discovery(R"("backend":"consul","endpoints":[])"),
+       "service_discovery.endpoints"},
+      {discovery(R"("backend":"etcd","endpoints":["127.0.0.1:2379"])"),
+       "service_discovery.endpoints[0]"},
+      // Static services.
+      {with_service(R"({"name":"a","endpoints":[{"url":"ftp://x"}]})"),
+       "service_discovery.services.my-service-1.endpoints[0].url"},
+      {with_service(R"({"name":"a","endpoints":[{"weight":1}]})"),
+       "service_discovery.services.my-service-1.endpoints[0].url"},
+      {with_service(R"({"endpoints":[]})"),
+       "service_discovery.services.my-service-1.name"},
+      {with_service(
+           R"({"name":"a","endpoints":[{"url":"http://h:1","wieght":2}]})"),
+       "service_discovery.services.my-service-1.endpoints[0].wieght"},
+      {with_service(R"({"name":"a","health_status":"Sick"})"),
+       "service_discovery.services.my-service-1.health_status"},
+      {with_service(R"({"name":"a","tags":[]})"),
+       "service_discovery.services.my-service-1.tags"},
+      {discovery(R"("services":[])"), "service_discovery.services"},
+      {discovery(R"("services":{"a/b":{"name":"a"}})"),
+       "service_discovery.services.a/b"},
+  }));
+  CAPTURE(text);
+  auto err = config_error(text);
+  CHECK(err.kind() == errc::config_invalid);
+  CHECK_THAT(err.message(), Catch::Contains(field));
+  CHECK_THAT(err.message(), Catch::StartsWith("test.json"));
+  CHECK_THAT(std::string{err.what()}, Catch::Contains(field));
+  CHECK_THAT(std::string{err.what()}, Catch::StartsWith("config_invalid"));
+}
+
+TEST_CASE("config errors: a bad duration is quoted", "[config][errors]") {
+  auto err = config_error(discovery(R"("refresh_interval":"30x")"));
+  CHECK_THAT(err.message(), Catch::Contains("\"30x\""));
+}
+
+TEST_CASE("config errors: malformed JSON names the origin and the line",
+          "[config][errors]") {
+  SECTION("error on the first line") {
+    auto err = config_error(R"({"admin": )");
+    CHECK(err.kind() == errc::config_invalid);
+    CHECK_THAT(err.message(), Catch::Contains("test.json"));
+    CHECK_THAT(err.message(), Catch::Contains("line 1"));
+  }
+  SECTION("error on a later line") {
+    auto err = config_error("{\n  \"logging\": {\n    \"level\": \"info\",\n"
+                            "  }\n}\n");
+    CHECK_THAT(err.message(), Catch::Contains("test.json"));
+    CHECK_THAT(err.message(), Catch::Contains("line 4"));
+  }
+  SECTION("empty text") {
+    auto err = config_error("");
+    CHECK_THAT(err.message(), Catch::Contains("test.json"));
+    CHECK_THAT(err.message(), Catch::Contains("malformed JSON"));
+  }
+  SECTION("not an object") {
+    CHECK_THAT(config_error("[]").message(), Catch::Contains("test.json"));
+    CHECK_THAT(config_error("\"text\"").message(),
+               Catch::Contains("test.json"));
+  }
+}
+
+TEST_CASE("config errors: data after the object is malformed",
+          "[config][errors]") {
+  auto text = GENERATE(as<std::string>{}, R"({} {"logging":{"level":"x"}})",
+                       R"({"logging":{"level":"info"}} garbage)");
+  CAPTURE(text);
+  auto err = config_error(text);
+  CHECK_THAT(err.message(), Catch::Contains("test.json"));
+  CHECK_THAT(err.message(), Catch::Contains("malformed JSON"));
+}
+
+TEST_CASE("config errors: a huge integer is a config error",
+          "[config][errors]") {
+  // Regression: a uint64 beyond int64 once threw boost's system_error.
+  auto text = discovery(R"("health_check":{"retries":18446744073709551615})");
+  GatewayError err{errc::not_running, "not thrown"};
+  REQUIRE_NOTHROW(err = config_error(text));
+  CHECK(err.kind() == errc::config_invalid);
+  CHECK_THAT(err.message(),
+             Catch::Contains("service_discovery.health_check.retries"));
+}
