@@ -108,6 +108,13 @@ void AdminServer::start() {
                    "no route for " + req.method + " " + req.path,
                    discovery.snapshot()->version);
       });
+  // httplib's default also sets SO_REUSEPORT, which would let a second
+  // launcher share our port silently; SO_REUSEADDR alone allows quick
+  // restarts but makes "address in use" a startup error, as it should be.
+  http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http.set_read_timeout(std::chrono::seconds(5));
   http.set_write_timeout(std::chrono::seconds(5));
   http.set_payload_max_length(64 * 1024);

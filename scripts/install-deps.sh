@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages orasi-discovery needs to build and test,
+# skipping those already present. Runs as root (or through sudo).
+set -euo pipefail
+
+packages=(
+  g++ cmake make pkg-config          # toolchain
+  libcaf-dev                         # C++ Actor Framework 0.17
+  libcpp-httplib-dev libssl-dev      # admin HTTP API
+  libboost1.81-dev libboost-json1.81-dev
+  libspdlog-dev                      # logging
+  catch2                             # tests (run through CTest)
+  curl                               # quick checks of the admin API
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+    || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}"
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

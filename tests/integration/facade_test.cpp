@@ -1,0 +1,210 @@
+// ServiceDiscovery on real actor systems (its own, and a host's): the spec's
+// API end to end, with real threads.
+#include <condition_variable>
+#include <mutex>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <catch2/catch.hpp>
+
+#include "messages/actor_messages.hpp"
+#include "messages/type_registration.hpp"
+#include "runtime/service_discovery.hpp"
+#include "test_support.hpp"
+
+using namespace orasi;
+
+namespace {
+
+ServiceInfo service(const std::string& name, EndpointHealthStatus status,
+                    std::vector<std::string> urls) {
+  ServiceInfo info;
+  info.name = name;
+  for (auto& url : urls)
+    info.endpoints.push_back(ServiceEndpoint{url, 1, status, {}});
+  return info;
+}
+
+GatewayConfig config_with(ServiceMap services) {
+  GatewayConfig config;
+  config.service_discovery.services = std::move(services);
+  return config;
+}
+
+errc kind_of(const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const GatewayError& err) {
+    return err.kind();
+  }
+  FAIL("expected a GatewayError");
+  return errc::not_running;
+}
+
+} // namespace
+
+TEST_CASE("facade: the spec's basic usage", "[facade]") {
+  ServiceDiscovery discovery{
+      config_with({{"seed-1", service("seed", EndpointHealthStatus::Unknown,
+                                      {"http://10.1.0.1:80"})}})};
+  CHECK(!discovery.is_running());
+  discovery.start();
+  CHECK(discovery.is_running());
+  CHECK(discovery.get_services().count("seed-1") == 1);
+  CHECK(discovery.get_healthy_services().empty()); // Unknown is not routable
+
+  discovery.register_service(
+      "my-service-1", service("my-service", EndpointHealthStatus::Healthy,
+                              {"http://localhost:8080"}));
+  // Read-your-writes: visible at once, no waiting.
+  auto found = discovery.get_service("my-service-1");
+  REQUIRE(found);
+  CHECK(found->health_status == ServiceHealthStatus::Healthy);
+  CHECK(discovery.get_healthy_services().count("my-service-1") == 1);
+
+  discovery.deregister_service("my-service-1");
+  CHECK(!discovery.get_service("my-service-1"));
+  CHECK(kind_of([&] { discovery.deregister_service("my-service-1"); }) ==
+        errc::not_found);
+
+  discovery.stop();
+  CHECK(!discovery.is_running());
+  // The last snapshot stays readable; writes need a running system.
+  CHECK(discovery.get_services().count("seed-1") == 1);
+  CHECK(kind_of([&] {
+          discovery.register_service("x-1",
+                                     service("x", EndpointHealthStatus::Healthy,
+                                             {"http://10.1.0.2:80"}));
+        }) == errc::not_running);
+  discovery.stop(); // idempotent
+}
+
+TEST_CASE("facade: invalid input is rejected with a kind", "[facade]") {
+  GatewayConfig bad;
+  bad.service_discovery.health_check.failure_threshold = 0;
+  CHECK(kind_of([&] { ServiceDiscovery discovery{bad}; }) ==
+        errc::config_invalid);
+
+  GatewayConfig etcd;
+  etcd.service_discovery.backend = ServiceDiscoveryBackend::Etcd;
+  CHECK(kind_of([&] { ServiceDiscovery discovery{etcd}; }) ==
+        errc::config_invalid);
+
+  ServiceDiscovery discovery{GatewayConfig{}};
+  discovery.start();
+  auto valid = service("ok", EndpointHealthStatus::Healthy, {"http://h:1"});
+  CHECK(kind_of([&] { discovery.register_service("a/b", valid); }) ==
+        errc::backend_rejected);
+  CHECK(kind_of([&] { discovery.register_service("", valid); }) ==
+        errc::backend_rejected);
+  auto nameless = valid;
+  nameless.name.clear();
+  CHECK(kind_of([&] { discovery.register_service("n-1", nameless); }) ==
+        errc::backend_rejected);
+  CHECK(discovery.get_services().empty());
+}
+
+TEST_CASE("facade: callbacks are called once per version until "
+          "unsubscribed",
+          "[facade][subscribe]") {
+  ServiceDiscovery discovery{GatewayConfig{}};
+  discovery.start();
+  std::mutex mutex;
+  std::vector<uint64_t> versions;
+  auto subscription = discovery.subscribe([&](const SnapshotPtr& snapshot) {
+    std::lock_guard<std::mutex> guard{mutex};
+    versions.push_back(snapshot->version);
+  });
+  auto seen = [&] {
+    std::lock_guard<std::mutex> guard{mutex};
+    return versions;
+  };
+  REQUIRE(test::eventually([&] { return seen().size() == 1; }));
+  for (int i = 0; i < 5; ++i)
+    discovery.register_service(
+        "svc-" + std::to_string(i),
+        service("svc", EndpointHealthStatus::Healthy, {"http://10.2.0.1:80"}));
+  REQUIRE(test::eventually([&] { return seen().size() == 6; }));
+  CHECK(seen() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
+
+  subscription.unsubscribe();
+  CHECK(!subscription.active());
+  discovery.register_service(
+      "svc-late",
+      service("svc", EndpointHealthStatus::Healthy, {"http://10.2.0.1:80"}));
+  // Give a stray notification time to arrive (a negative check).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  CHECK(seen().size() == 6);
+}
+
+TEST_CASE("facade: embedded in a host actor system, a host actor "
+          "subscribes",
+          "[facade][embedded]") {
+  caf::actor_system_config host_config;
+  add_message_types(host_config);
+  caf::actor_system host{host_config};
+  {
+    ServiceDiscovery discovery{host, GatewayConfig{}};
+    discovery.start();
+    auto versions = std::make_shared<std::vector<uint64_t>>();
+    auto mutex = std::make_shared<std::mutex>();
+    auto watcher = host.spawn([=](caf::event_based_actor*) -> caf::behavior {
+      return {
+          [=](changed_atom, const SnapshotPtr& snapshot) {
+            std::lock_guard<std::mutex> guard{*mutex};
+            versions->push_back(snapshot->version);
+          },
+      };
+    });
+    discovery.subscribe(watcher);
+    discovery.register_service(
+        "web-1",
+        service("web", EndpointHealthStatus::Healthy, {"http://10.3.0.1:80"}));
+    auto count = [&] {
+      std::lock_guard<std::mutex> guard{*mutex};
+      return versions->size();
+    };
+    REQUIRE(test::eventually([&] { return count() == 2; }));
+    discovery.unsubscribe(watcher);
+    caf::anon_send_exit(watcher, caf::exit_reason::user_shutdown);
+  }
+  // The facade is gone; the host system is still usable and shuts down.
+  auto probe = host.spawn([](caf::event_based_actor*) -> caf::behavior {
+    return {[](int x) { return x + 1; }};
+  });
+  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("facade: many readers while a writer registers", "[facade]") {
+  ServiceDiscovery discovery{GatewayConfig{}};
+  discovery.start();
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<bool> went_backwards{false};
+  std::vector<std::thread> readers;
+  for (int i = 0; i < 2; ++i)
+    readers.emplace_back([&] {
+      uint64_t last = 0;
+      while (!done) {
+        auto snapshot = discovery.snapshot();
+        if (snapshot->version < last)
+          went_backwards = true;
+        last = snapshot->version;
+        ++reads;
+      }
+    });
+  for (int i = 0; i < 200; ++i)
+    discovery.register_service(
+        "svc-" + std::to_string(i),
+        service("svc", EndpointHealthStatus::Healthy, {"http://10.4.0.1:80"}));
+  done = true;
+  for (auto& reader : readers)
+    reader.join();
+  CHECK(!went_backwards);
+  CHECK(reads > 0);
+  CHECK(discovery.get_services().size() == 200);
+  CHECK(discovery.snapshot()->version == 201);
+}

@@ -1,0 +1,177 @@
+// The real launcher process: admin API over HTTP, SIGHUP reload, clean
+// shutdown on SIGTERM/SIGINT, and config errors that name the field.
+#include <csignal>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include "test_support.hpp"
+
+using namespace orasi;
+namespace json = boost::json;
+
+namespace {
+
+const std::string launcher = ORASI_LAUNCHER_PATH;
+
+std::string config_text(const std::string& services_json) {
+  return R"({"service_discovery":{"backend":"static","services":)" +
+         services_json +
+         R"(},"admin":{"listen":"127.0.0.1:0"},"logging":{"level":"info"}})";
+}
+
+const std::string web_services = R"({
+  "web-1":{"name":"web","endpoints":[
+    {"url":"http://10.6.0.1:80","weight":2,"health_status":"Healthy","metadata":{"zone":"a"}},
+    {"url":"http://10.6.0.2:80","weight":1,"health_status":"Unhealthy","metadata":{}}],
+    "health_status":"Unknown","metadata":{"team":"web"}},
+  "db-1":{"name":"db","endpoints":[{"url":"http://10.6.0.3:5432"}]}})";
+
+/// A launcher with its admin API on a free port.
+struct running_launcher {
+  test::child_process process;
+  uint16_t port = 0;
+
+  explicit running_launcher(std::vector<std::string> args)
+      : process([&] {
+          args.insert(args.begin(), launcher);
+          return args;
+        }()) {
+    REQUIRE(process.wait_for_output("admin API listening on"));
+    port = test::admin_port_from_log(process.output());
+    REQUIRE(port != 0);
+  }
+
+  httplib::Result get(const std::string& path) {
+    httplib::Client client{"127.0.0.1", port};
+    client.set_connection_timeout(std::chrono::seconds(5));
+    client.set_read_timeout(std::chrono::seconds(5));
+    return client.Get(path.c_str());
+  }
+
+  json::value get_json(const std::string& path, int expected_status = 200) {
+    auto res = get(path);
+    REQUIRE(res);
+    CHECK(res->status == expected_status);
+    CHECK(res->get_header_value("Content-Type") == "application/json");
+    return json::parse(res->body);
+  }
+};
+
+} // namespace
+
+TEST_CASE("launcher: serves the admin API from a config file",
+          "[launcher][e2e]") {
+  test::temp_config_file file{config_text(web_services)};
+  running_launcher run{{"--config", file.path()}};
+
+  auto services = run.get_json("/v1/services").as_object();
+  REQUIRE(services.size() == 2);
+  auto web = services.at("web-1").as_object();
+  CHECK(web.at("name") == "web");
+  CHECK(web.at("health_status") == "Degraded");
+  CHECK(web.at("metadata").at("team") == "web");
+  auto endpoint = web.at("endpoints").as_array().at(0).as_object();
+  CHECK(endpoint.at("url") == "http://10.6.0.1:80");
+  CHECK(endpoint.at("weight") == 2);
+  CHECK(endpoint.at("health_status") == "Healthy");
+  CHECK(services.at("db-1").at("health_status") == "Unknown");
+
+  auto one = run.get_json("/v1/services/web-1").as_object();
+  CHECK(one.at("name") == "web");
+
+  auto missing = run.get_json("/v1/services/nope", 404).as_object();
+  CHECK(missing.at("kind") == "not_found");
+  CHECK_THAT(std::string{missing.at("error").as_string()},
+             Catch::Contains("nope"));
+
+  // The routable view lists only Healthy endpoints of routable services.
+  auto healthy = run.get_json("/v1/health/services").as_object();
+  REQUIRE(healthy.size() == 1);
+  CHECK(healthy.at("web-1").at("endpoints").as_array().size() == 1);
+
+  auto health = run.get_json("/healthz").as_object();
+  CHECK(health.at("status") == "ok");
+  CHECK(health.at("services") == 2);
+
+  auto unknown_route = run.get_json("/v2/nothing", 404).as_object();
+  CHECK(unknown_route.contains("error"));
+  auto res = run.get("/v1/services");
+  REQUIRE(res);
+  CHECK(res->get_header_value("X-Orasi-Index") == "1");
+
+  run.process.send_signal(SIGTERM);
+  CHECK(run.process.wait_for_exit() == 0);
+  CHECK_THAT(run.process.output(), Catch::Contains("stopped"));
+}
+
+TEST_CASE("launcher: SIGHUP applies a valid file and keeps the services on "
+          "a broken one",
+          "[launcher][e2e][reload]") {
+  test::temp_config_file file{config_text(web_services)};
+  running_launcher run{{"--config", file.path()}};
+
+  file.write(R"({"service_discovery": [)");
+  run.process.send_signal(SIGHUP);
+  REQUIRE(run.process.wait_for_output("reload failed"));
+  CHECK_THAT(run.process.output(), Catch::Contains("malformed JSON"));
+  CHECK(run.get_json("/v1/services").as_object().size() == 2);
+
+  file.write(config_text(R"({"solo-1":{"name":"solo"}})"));
+  run.process.send_signal(SIGHUP);
+  CHECK(test::eventually([&] {
+    auto res = run.get("/v1/services");
+    return res && json::parse(res->body).as_object().size() == 1;
+  }));
+  CHECK(run.get_json("/v1/services/solo-1").at("name") == "solo");
+
+  run.process.send_signal(SIGINT);
+  CHECK(run.process.wait_for_exit() == 0);
+}
+
+TEST_CASE("launcher: runs the embedded demo config without --config",
+          "[launcher][e2e]") {
+  running_launcher run{{"--admin-listen", "127.0.0.1:0"}};
+  auto services = run.get_json("/v1/services").as_object();
+  CHECK(services.size() >= 3);
+  CHECK(services.contains("orasi-admin-1"));
+  CHECK(services.contains("demo-web-1"));
+  run.process.send_signal(SIGTERM);
+  CHECK(run.process.wait_for_exit() == 0);
+}
+
+TEST_CASE("launcher: a bad config exits 2 and names the field",
+          "[launcher][e2e][config]") {
+  test::temp_config_file file{
+      R"({"service_discovery":{"backend":"zookeeper"}})"};
+  test::child_process process{{launcher, "--config", file.path()}};
+  CHECK(process.wait_for_exit() == 2);
+  CHECK_THAT(process.output(), Catch::Contains("service_discovery.backend"));
+  CHECK_THAT(process.output(), Catch::Contains(file.path()));
+
+  test::child_process bad_level{
+      {launcher, "--log-level", "loud", "--admin-listen", "127.0.0.1:0"}};
+  CHECK(bad_level.wait_for_exit() == 2);
+  CHECK_THAT(bad_level.output(), Catch::Contains("logging.level"));
+
+  test::child_process missing{{launcher, "--config", "/nonexistent/x.json"}};
+  CHECK(missing.wait_for_exit() == 2);
+  CHECK_THAT(missing.output(), Catch::Contains("/nonexistent/x.json"));
+
+  test::child_process unknown_flag{{launcher, "--frobnicate"}};
+  CHECK(unknown_flag.wait_for_exit() == 2);
+}
+
+TEST_CASE("launcher: an admin port in use is a clear startup error",
+          "[launcher][e2e][config]") {
+  test::temp_config_file file{config_text("{}")};
+  running_launcher first{{"--config", file.path()}};
+  test::child_process second{{launcher, "--config", file.path(),
+                              "--admin-listen",
+                              "127.0.0.1:" + std::to_string(first.port)}};
+  CHECK(second.wait_for_exit() == 2);
+  CHECK_THAT(second.output(), Catch::Contains("admin.listen"));
+  first.process.send_signal(SIGTERM);
+  CHECK(first.process.wait_for_exit() == 0);
+}
