@@ -128,7 +128,7 @@ TEST_CASE_METHOD(actor_fixture,
 }
 
 TEST_CASE_METHOD(actor_fixture,
-                 "a failed first sync fails start; a later "
+                 "a failed first sync fails start and a later "
                  "start succeeds",
                  "[supervisor][lifecycle]") {
   source->fail_next_list =

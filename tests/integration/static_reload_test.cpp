@@ -66,7 +66,7 @@ TEST_CASE("static file: malformed content keeps the previous services",
   CHECK(discovery.get_services().size() == 2);
 }
 
-TEST_CASE("static file: API registrations survive a reload; deregistered "
+TEST_CASE("static file: API registrations survive a reload and deregistered "
           "file services stay hidden until the file changes",
           "[static][reload]") {
   test::temp_config_file file{config_listing(two_services)};
