@@ -42,6 +42,31 @@ caf::expected<std::string> decode_string(const json::value& json,
   return std::string{json.get_string()};
 }
 
+/// A string member that must be present.
+caf::expected<std::string> decode_required_string(const json::object& obj,
+                                                  std::string_view key,
+                                                  const std::string& path) {
+  auto field = path + "." + std::string{key};
+  auto value = obj.if_contains(key);
+  if (value == nullptr)
+    return field_error(field, "missing");
+  return decode_string(*value, field);
+}
+
+/// Decodes member `key` into `out` if present; absent keeps the default.
+template <class T, class Decode>
+caf::error decode_optional(const json::object& obj, std::string_view key,
+                           const std::string& path, T& out, Decode decode) {
+  auto value = obj.if_contains(key);
+  if (value == nullptr)
+    return caf::none;
+  auto decoded = decode(*value, path + "." + std::string{key});
+  if (!decoded)
+    return std::move(decoded.error());
+  out = std::move(*decoded);
+  return caf::none;
+}
+
 caf::expected<Metadata> decode_metadata(const json::value& json,
                                         const std::string& path) {
   if (json.is_null())
@@ -96,15 +121,12 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
           obj, path, {"url", "weight", "health_status", "metadata"}, mode))
     return err;
   ServiceEndpoint result;
-  auto url = obj.if_contains("url");
-  if (url == nullptr)
-    return field_error(path + ".url", "missing");
-  auto url_text = decode_string(*url, path + ".url");
-  if (!url_text)
-    return std::move(url_text.error());
-  if (auto err = check_url(*url_text, path + ".url"))
+  auto url = decode_required_string(obj, "url", path);
+  if (!url)
+    return std::move(url.error());
+  if (auto err = check_url(*url, path + ".url"))
     return err;
-  result.url = std::move(*url_text);
+  result.url = std::move(*url);
   if (auto weight = obj.if_contains("weight")) {
     if (!weight->is_int64() && !weight->is_uint64())
       return field_error(path + ".weight", "expected an unsigned integer");
@@ -119,19 +141,16 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
       return field_error(path + ".weight", "out of range 0..4294967295");
     result.weight = static_cast<uint32_t>(weight->to_number<uint64_t>());
   }
-  if (auto status = obj.if_contains("health_status")) {
-    auto value = decode_enum<EndpointHealthStatus>(
-        *status, path + ".health_status", "Healthy, Unhealthy, Unknown");
-    if (!value)
-      return std::move(value.error());
-    result.health_status = *value;
-  }
-  if (auto metadata = obj.if_contains("metadata")) {
-    auto value = decode_metadata(*metadata, path + ".metadata");
-    if (!value)
-      return std::move(value.error());
-    result.metadata = std::move(*value);
-  }
+  auto decode_status = [](const json::value& value, const std::string& field) {
+    return decode_enum<EndpointHealthStatus>(value, field,
+                                             "Healthy, Unhealthy, Unknown");
+  };
+  if (auto err = decode_optional(obj, "health_status", path,
+                                 result.health_status, decode_status))
+    return err;
+  if (auto err = decode_optional(obj, "metadata", path, result.metadata,
+                                 decode_metadata))
+    return err;
   return result;
 }
 
@@ -195,33 +214,26 @@ caf::expected<ServiceInfo> decode_service(const json::value& json,
           obj, path, {"name", "endpoints", "health_status", "metadata"}, mode))
     return err;
   ServiceInfo result;
-  auto name = obj.if_contains("name");
-  if (name == nullptr)
-    return field_error(path + ".name", "missing");
-  auto name_text = decode_string(*name, path + ".name");
-  if (!name_text)
-    return std::move(name_text.error());
-  if (name_text->empty())
+  auto name = decode_required_string(obj, "name", path);
+  if (!name)
+    return std::move(name.error());
+  if (name->empty())
     return field_error(path + ".name", "must not be empty");
-  result.name = std::move(*name_text);
+  result.name = std::move(*name);
   if (auto endpoints = obj.if_contains("endpoints"))
     if (auto err = decode_endpoints(*endpoints, path + ".endpoints", mode,
                                     result.endpoints))
       return err;
-  if (auto status = obj.if_contains("health_status")) {
-    auto value = decode_enum<ServiceHealthStatus>(
-        *status, path + ".health_status",
-        "Healthy, Degraded, Unhealthy, Unknown");
-    if (!value)
-      return std::move(value.error());
-    result.health_status = *value;
-  }
-  if (auto metadata = obj.if_contains("metadata")) {
-    auto value = decode_metadata(*metadata, path + ".metadata");
-    if (!value)
-      return std::move(value.error());
-    result.metadata = std::move(*value);
-  }
+  auto decode_status = [](const json::value& value, const std::string& field) {
+    return decode_enum<ServiceHealthStatus>(
+        value, field, "Healthy, Degraded, Unhealthy, Unknown");
+  };
+  if (auto err = decode_optional(obj, "health_status", path,
+                                 result.health_status, decode_status))
+    return err;
+  if (auto err = decode_optional(obj, "metadata", path, result.metadata,
+                                 decode_metadata))
+    return err;
   return result;
 }
 
