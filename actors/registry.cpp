@@ -50,7 +50,7 @@ void notify(registry_pointer self, const SnapshotPtr& snapshot) {
 /// Publishes a new version if the merged view or the stale flag changed.
 uint64_t publish_if_changed(registry_pointer self) {
   auto& st = self->state;
-  auto current = st.store->load();
+  auto current = st.store->current();
   if (!st.synced)
     return current->version;
   auto services = merge_health(st.backend_services, st.probed);
@@ -117,7 +117,7 @@ registry_actor::behavior_type registry(registry_pointer self,
       [self](subscribe_atom, caf::actor& subscriber) -> uint64_t {
         auto& st = self->state;
         auto& subs = st.subscribers;
-        auto current = st.store->load();
+        auto current = st.store->current();
         if (std::find(subs.begin(), subs.end(), subscriber) != subs.end())
           return current->version; // already subscribed: nothing new to say
         self->monitor(subscriber);
@@ -133,7 +133,7 @@ registry_actor::behavior_type registry(registry_pointer self,
                    subs.end());
       },
       [self](snapshot_atom) -> SnapshotPtr {
-        return self->state.store->load();
+        return self->state.store->current();
       },
   };
 }

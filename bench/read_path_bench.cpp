@@ -114,6 +114,18 @@ struct snapshot_reader {
   }
 };
 
+/// (a') The facade's visiting read: no copy, no reference-count traffic.
+struct visit_reader {
+  const orasi::ServiceDiscovery* discovery;
+  uint64_t operator()() const {
+    uint64_t result = 0;
+    discovery->with_snapshot([&](const orasi::RegistrySnapshot& snapshot) {
+      result = snapshot.version + snapshot.healthy.size();
+    });
+    return result;
+  }
+};
+
 /// (b) The facade's copying read; the copy is also destroyed per operation.
 struct healthy_copy_reader {
   const orasi::ServiceDiscovery* discovery;
@@ -292,9 +304,13 @@ void print_summary(const std::vector<case_result>& cases) {
   std::printf("\n1 thread: snapshot() is %.0fx an actor round trip and %.0fx "
               "get_healthy_services()\n",
               snap / actor, snap / copy);
-  std::printf("1 -> 2 threads (total): snapshot() x%.2f, "
-              "get_healthy_services() x%.2f, actor round trip x%.2f\n",
+  auto visit = total_of(cases, "with_snapshot", 1);
+  std::printf("1 thread: with_snapshot() is %.0fx an actor round trip\n",
+              visit / actor);
+  std::printf("1 -> 2 threads (total): snapshot() x%.2f, with_snapshot() "
+              "x%.2f, get_healthy_services() x%.2f, actor round trip x%.2f\n",
               total_of(cases, "snapshot", 2) / snap,
+              total_of(cases, "with_snapshot", 2) / visit,
               total_of(cases, "get_healthy_services", 2) / copy,
               total_of(cases, "actor_request", 2) / actor);
 }
@@ -444,6 +460,9 @@ int main(int argc, char** argv) {
   for (size_t threads : {1, 2})
     cases.push_back(run_case("snapshot", "snapshot()", threads, 256, opts,
                              [&] { return snapshot_reader{&discovery}; }));
+  for (size_t threads : {1, 2})
+    cases.push_back(run_case("with_snapshot", "with_snapshot()", threads, 256,
+                             opts, [&] { return visit_reader{&discovery}; }));
   for (size_t threads : {1, 2})
     cases.push_back(run_case("get_healthy_services", "get_healthy_services()",
                              threads, 1, opts,

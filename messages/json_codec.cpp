@@ -267,6 +267,22 @@ caf::expected<ServiceMap> decode_services(const json::value& json,
   return result;
 }
 
+caf::error validate_service(const std::string& id, const ServiceInfo& info,
+                            const std::string& path) {
+  if (!is_valid_service_id(id))
+    return field_error(path, "invalid service id \"" + id +
+                                 "\" (empty, too long, or contains '/' or "
+                                 "control characters)");
+  if (info.name.empty())
+    return field_error(path + ".name", "must not be empty");
+  for (size_t index = 0; index < info.endpoints.size(); ++index)
+    if (auto err =
+            check_url(info.endpoints[index].url,
+                      path + ".endpoints[" + std::to_string(index) + "].url"))
+      return err;
+  return caf::none;
+}
+
 bool is_valid_service_id(std::string_view id) {
   if (id.empty() || id.size() > 256)
     return false;

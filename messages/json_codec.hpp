@@ -47,6 +47,12 @@ caf::expected<ServiceMap>
 decode_services(const boost::json::value& json, const std::string& path,
                 unknown_fields mode = unknown_fields::ignore);
 
+/// Checks a ServiceInfo built in code the way decode_service checks JSON:
+/// valid id, non-empty name, http(s) endpoint URLs with a host. Errors are
+/// errc::serialization naming e.g. "<path>.endpoints[1].url".
+caf::error validate_service(const std::string& id, const ServiceInfo& info,
+                            const std::string& path);
+
 /// Checks a service id: non-empty, at most 256 bytes, no '/' or control
 /// characters (ids become etcd keys and URL path segments).
 bool is_valid_service_id(std::string_view id);

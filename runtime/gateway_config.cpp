@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "backends/static_source.hpp"
+#include "messages/json_codec.hpp"
 #include "runtime/gateway_error.hpp"
 
 namespace json = boost::json;
@@ -361,6 +362,10 @@ void GatewayConfig::validate() const {
                      "service_discovery.health_check.success_threshold");
   check_at_least_one(hc.failure_threshold,
                      "service_discovery.health_check.failure_threshold");
+  for (const auto& [id, info] : sd.services)
+    if (auto err =
+            validate_service(id, info, "service_discovery.services." + id))
+      throw GatewayError{errc::config_invalid, error_message(err)};
   std::string host;
   uint16_t port = 0;
   if (!parse_listen_address(admin.listen, host, port))

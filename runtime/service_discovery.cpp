@@ -182,14 +182,8 @@ bool ServiceDiscovery::is_running() const {
 
 void ServiceDiscovery::register_service(const std::string& id,
                                         const ServiceInfo& info) {
-  if (!is_valid_service_id(id))
-    throw GatewayError{errc::backend_rejected,
-                       "service id \"" + id +
-                           "\" is empty, too long, or "
-                           "contains '/' or control characters"};
-  if (info.name.empty())
-    throw GatewayError{errc::backend_rejected,
-                       "service \"" + id + "\": name must not be empty"};
+  if (auto err = validate_service(id, info, "service \"" + id + "\""))
+    throw GatewayError{errc::backend_rejected, error_message(err)};
   impl_->ask<uint64_t>(register_atom::value, id, info);
 }
 
@@ -198,24 +192,33 @@ void ServiceDiscovery::deregister_service(const std::string& id) {
 }
 
 ServiceMap ServiceDiscovery::get_services() const {
-  return impl_->store->load()->services;
+  return impl_->store->visit(
+      [](const RegistrySnapshot& snapshot) { return snapshot.services; });
 }
 
 std::optional<ServiceInfo>
 ServiceDiscovery::get_service(const std::string& id) const {
-  auto snapshot = impl_->store->load();
-  auto service = snapshot->services.find(id);
-  if (service == snapshot->services.end())
-    return std::nullopt;
-  return service->second;
+  return impl_->store->visit(
+      [&id](const RegistrySnapshot& snapshot) -> std::optional<ServiceInfo> {
+        auto service = snapshot.services.find(id);
+        if (service == snapshot.services.end())
+          return std::nullopt;
+        return service->second;
+      });
 }
 
 ServiceMap ServiceDiscovery::get_healthy_services() const {
-  return impl_->store->load()->healthy;
+  return impl_->store->visit(
+      [](const RegistrySnapshot& snapshot) { return snapshot.healthy; });
 }
 
 SnapshotPtr ServiceDiscovery::snapshot() const {
   return impl_->store->load();
+}
+
+void ServiceDiscovery::with_snapshot(
+    const std::function<void(const RegistrySnapshot&)>& fn) const {
+  impl_->store->visit(fn);
 }
 
 Subscription ServiceDiscovery::subscribe(Callback callback) {

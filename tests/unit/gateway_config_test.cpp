@@ -282,3 +282,32 @@ TEST_CASE("config: validate() checks a config built in code", "[config]") {
                       Catch::Contains("service_discovery.endpoints"));
   }
 }
+
+TEST_CASE("config: validate() checks services built in code",
+          "[config][validate]") {
+  GatewayConfig config;
+  ServiceInfo info;
+  info.name = "web";
+  info.endpoints.push_back(ServiceEndpoint{
+      "http://10.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
+  info.endpoints.push_back(
+      ServiceEndpoint{"ftp://10.0.0.2", 1, EndpointHealthStatus::Healthy, {}});
+  config.service_discovery.services["web-1"] = info;
+  try {
+    config.validate();
+    FAIL("a service with an ftp endpoint must be rejected");
+  } catch (const GatewayError& err) {
+    CHECK(err.kind() == errc::config_invalid);
+    CHECK_THAT(err.message(),
+               Catch::Contains("service_discovery.services.web-1.endpoints[1]"
+                               ".url"));
+  }
+  config.service_discovery.services.clear();
+  config.service_discovery.services["a/b"] = ServiceInfo{"x", {}, {}, {}};
+  CHECK_THROWS_AS(config.validate(), GatewayError);
+  config.service_discovery.services.clear();
+  config.service_discovery.services["nameless"] = ServiceInfo{};
+  CHECK_THROWS_WITH(
+      config.validate(),
+      Catch::Contains("service_discovery.services.nameless.name"));
+}

@@ -156,3 +156,65 @@ TEST_CASE("snapshot store: concurrent readers see versions in order",
     CHECK(result.final_version == last);
   }
 }
+
+TEST_CASE("snapshot store: visit lends the current snapshot",
+          "[snapshot_store][visit]") {
+  snapshot_store store;
+  store.publish(snapshot(1, "a"));
+  auto name = store.visit([](const RegistrySnapshot& snap) {
+    return snap.services.begin()->first;
+  });
+  CHECK(name == "a");
+  store.publish(snapshot(2, "b"));
+  CHECK(store.visit(
+            [](const RegistrySnapshot& snap) { return snap.version; }) == 2);
+}
+
+TEST_CASE("snapshot store: visit does not take a reference",
+          "[snapshot_store][visit]") {
+  snapshot_store store;
+  store.publish(snapshot(1, "a"));
+  auto held = store.current();
+  store.visit([](const RegistrySnapshot&) {}); // the thread's cache holds one
+  auto count_before = held.use_count();
+  store.visit([&](const RegistrySnapshot& snap) {
+    CHECK(&snap == held.get());
+    CHECK(held.use_count() == count_before);
+  });
+}
+
+TEST_CASE("snapshot store: reads nested in a visit keep the lent snapshot "
+          "alive",
+          "[snapshot_store][visit]") {
+  snapshot_store first;
+  snapshot_store second;
+  first.publish(snapshot(1, "first"));
+  second.publish(snapshot(1, "second"));
+  first.visit([&](const RegistrySnapshot& outer) {
+    // A publish and reads of both stores while `outer` is lent must not
+    // replace the cache entry that keeps `outer` alive.
+    first.publish(snapshot(2, "first-v2"));
+    CHECK(only_service(first.load()) == "first-v2");
+    CHECK(only_service(second.load()) == "second");
+    second.visit([&](const RegistrySnapshot& inner) {
+      CHECK(inner.services.count("second") == 1);
+    });
+    CHECK(outer.version == 1);
+    CHECK(outer.services.count("first") == 1);
+  });
+  CHECK(first.visit(
+            [](const RegistrySnapshot& snap) { return snap.version; }) == 2);
+}
+
+TEST_CASE("snapshot store: a throwing visitor leaves the cache usable",
+          "[snapshot_store][visit]") {
+  snapshot_store store;
+  store.publish(snapshot(1, "a"));
+  CHECK_THROWS(store.visit([](const RegistrySnapshot&) -> int {
+    throw std::runtime_error("boom");
+  }));
+  store.publish(snapshot(2, "b"));
+  CHECK(only_service(store.load()) == "b");
+  CHECK(store.visit(
+            [](const RegistrySnapshot& snap) { return snap.version; }) == 2);
+}
