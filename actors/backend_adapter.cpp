@@ -18,7 +18,7 @@ bool is_unreachable(const caf::error& err) {
 
 void mark_stale(backend_pointer self, bool stale, const std::string& reason) {
   auto& st = self->state;
-  if (st.stale == stale)
+  if (st.stale == stale) // optional == bool: false while unknown
     return;
   st.stale = stale;
   caf::anon_send(st.registry, backend_status{stale, reason});
@@ -113,7 +113,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
       [self](attach_atom, registry_actor& registry) {
         self->state.registry = std::move(registry);
         // The new registry learns reachability from scratch.
-        if (self->state.stale)
+        if (self->state.stale.value_or(false))
           caf::anon_send(self->state.registry,
                          backend_status{true, "still down"});
       },

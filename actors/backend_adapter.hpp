@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 
 #include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
@@ -44,7 +45,10 @@ struct backend_state {
   backend_options options;
   registry_actor registry;                     // where listings and deltas go
   caf::actor_clock::time_point last_listing{}; // of the last full listing
-  bool stale = false;            // last contact with the source failed
+  // Whether the last contact with the source failed; unknown until the
+  // first contact, so a new adapter always reports (a predecessor may have
+  // left the registry marked stale).
+  std::optional<bool> stale;
   uint64_t rejected_updates = 0; // invalid content seen by poll()
   static inline const char* name = "orasi.backend";
 };

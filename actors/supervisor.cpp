@@ -31,20 +31,31 @@ void spawn_backend(supervisor_pointer self) {
                                         st.options.backend);
 }
 
+/// Logs a failed request to a child instead of letting CAF's default error
+/// handler end the supervisor (a child dying mid-request is routine here).
+auto log_child_error(const char* what) {
+  return [what](caf::error& err) {
+    spdlog::warn("{} failed: {}", what, error_message(err));
+  };
+}
+
 /// Re-creates in a new registry what only the supervisor remembers:
-/// subscriptions and probe verdicts.
+/// subscriptions and probe verdicts. The supervisor subscribes itself too,
+/// to forget the verdicts of endpoints that disappear.
 void restore_registry(supervisor_pointer self) {
   auto& st = self->state;
-  for (auto& subscriber : st.subscribers)
-    self->request(st.children->registry, caf::infinite, subscribe_atom::value,
-                  subscriber)
-        .then([](uint64_t) {});
+  auto& registry = st.children->registry;
+  auto subscribers = st.subscribers;
+  subscribers.push_back(caf::actor_cast<caf::actor>(self));
+  for (auto& subscriber : subscribers)
+    self->request(registry, caf::infinite, subscribe_atom::value, subscriber)
+        .then([](uint64_t) {}, log_child_error("re-subscribing"));
   for (auto& [key, tracker] : st.trackers)
     if (tracker.state() != EndpointHealthStatus::Unknown)
-      self->request(st.children->registry, caf::infinite,
+      self->request(registry, caf::infinite,
                     endpoint_health_changed{key.first, key.second,
                                             tracker.state(), "restored"})
-          .then([](uint64_t) {});
+          .then([](uint64_t) {}, log_child_error("restoring verdicts"));
 }
 
 /// Lists the backend into the (new) registry after a restart.
@@ -61,13 +72,26 @@ void resync(supervisor_pointer self) {
 // -- lifecycle
 // ------------------------------------------------------------------
 
+void begin_start(supervisor_pointer self);
+
 void finish_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopped;
   st.trackers.clear();
+  // A failed start is answered only now, so that a caller who retries at
+  // once finds the supervisor stopped rather than stopping.
+  for (auto& promise : st.pending_starts)
+    promise.deliver(st.start_failure);
+  st.pending_starts.clear();
   for (auto& promise : st.pending_stops)
     promise.deliver(caf::ok_atom::value);
   st.pending_stops.clear();
+  // Starts that arrived while stopping begin now.
+  if (!st.queued_starts.empty()) {
+    st.pending_starts = std::move(st.queued_starts);
+    st.queued_starts.clear();
+    begin_start(self);
+  }
 }
 
 void begin_stop(supervisor_pointer self) {
@@ -103,8 +127,22 @@ void on_first_sync_failed(supervisor_pointer self, const caf::error& err) {
   if (self->state.lifecycle != lifecycle_state::starting)
     return;
   spdlog::error("start failed: {}", error_message(err));
-  fail_pending_starts(self, err);
+  self->state.start_failure = err; // answered once every child is down
   begin_stop(self);
+}
+
+/// stopped -> starting: spawns the children and asks for the first sync.
+void begin_start(supervisor_pointer self) {
+  auto& st = self->state;
+  st.lifecycle = lifecycle_state::starting;
+  ++st.generation; // restart timers of earlier runs are void from now on
+  st.start_failure = caf::error{};
+  spawn_registry(self);
+  restore_registry(self);
+  spawn_backend(self);
+  self->request(st.children->backend, st.options.sync_timeout, sync_atom::value)
+      .then([self](uint64_t version) { on_first_sync(self, version); },
+            [self](caf::error& err) { on_first_sync_failed(self, err); });
 }
 
 caf::result<uint64_t> start(supervisor_pointer self) {
@@ -113,18 +151,13 @@ caf::result<uint64_t> start(supervisor_pointer self) {
   case lifecycle_state::running:
     return st.options.store->version();
   case lifecycle_state::stopping:
-    return make_error(errc::not_running, "service discovery is stopping");
+    // Begins once the stop is complete (see finish_stop).
+    st.queued_starts.push_back(self->make_response_promise<uint64_t>());
+    return st.queued_starts.back();
   case lifecycle_state::starting:
     break;
   case lifecycle_state::stopped:
-    st.lifecycle = lifecycle_state::starting;
-    spawn_registry(self);
-    restore_registry(self);
-    spawn_backend(self);
-    self->request(st.children->backend, st.options.sync_timeout,
-                  sync_atom::value)
-        .then([self](uint64_t version) { on_first_sync(self, version); },
-              [self](caf::error& err) { on_first_sync_failed(self, err); });
+    begin_start(self);
     break;
   }
   st.pending_starts.push_back(self->make_response_promise<uint64_t>());
@@ -171,13 +204,21 @@ void schedule_restart(supervisor_pointer self, child_kind kind) {
   spdlog::warn(
       "{} crashed, restarting in {} ms", to_string(kind),
       std::chrono::duration_cast<std::chrono::milliseconds>(delay).count());
-  self->delayed_send(self, delay, restart_atom::value, kind);
+  self->delayed_send(self, delay, restart_atom::value, kind, st.generation);
 }
 
-void restart(supervisor_pointer self, child_kind kind) {
+bool is_alive(const supervisor_state& st, child_kind kind) {
+  return kind == child_kind::registry ? bool{st.children->registry}
+                                      : bool{st.children->backend};
+}
+
+void restart(supervisor_pointer self, child_kind kind, uint64_t generation) {
   auto& st = self->state;
-  if (st.lifecycle != lifecycle_state::running)
-    return; // stopped meanwhile; the next start spawns fresh children
+  // A timer from before a stop/start, or for a child that exists again,
+  // must not spawn a second child.
+  if (st.lifecycle != lifecycle_state::running || generation != st.generation ||
+      is_alive(st, kind))
+    return;
   auto& bookkeeping = st.restarts[kind];
   bookkeeping.last_restart = self->clock().now();
   ++bookkeeping.count;
@@ -225,6 +266,11 @@ void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
                          std::string{to_string(*kind)} + " died during start"));
     break;
   case lifecycle_state::running:
+    // No updates flow while the backend is down: say so to readers. The new
+    // adapter clears the flag on its first successful listing.
+    if (*kind == child_kind::backend && st.children->registry)
+      caf::anon_send(st.children->registry,
+                     backend_status{true, "backend restarting"});
     schedule_restart(self, *kind);
     break;
   case lifecycle_state::stopped:
@@ -235,19 +281,51 @@ void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
 // -- requests that need a running system
 // ----------------------------------------
 
-caf::error not_running_error(const supervisor_state& st) {
-  return make_error(errc::not_running, std::string{"service discovery is "} +
-                                           to_string(st.lifecycle));
+/// Why a write or reload cannot be served now, if it cannot.
+caf::error cannot_serve(const supervisor_state& st) {
+  if (st.lifecycle != lifecycle_state::running)
+    return make_error(errc::not_running, std::string{"service discovery is "} +
+                                             to_string(st.lifecycle));
+  for (auto kind : {child_kind::backend, child_kind::registry})
+    if (!is_alive(st, kind))
+      return make_error(errc::backend_unavailable,
+                        std::string{to_string(kind)} +
+                            " is restarting, try again");
+  return caf::none;
 }
 
-caf::error child_restarting_error(const char* child) {
-  return make_error(errc::backend_unavailable,
-                    std::string{child} + " is restarting, try again");
+/// Forgets the verdicts of endpoints that are no longer in `snapshot`, so an
+/// endpoint that comes back starts from Unknown in the threshold machine too.
+void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
+  for (auto i = st.trackers.begin(); i != st.trackers.end();) {
+    auto service = snapshot.services.find(i->first.first);
+    auto exists = service != snapshot.services.end() &&
+                  std::any_of(service->second.endpoints.begin(),
+                              service->second.endpoints.end(),
+                              [&](const ServiceEndpoint& endpoint) {
+                                return endpoint.url == i->first.second;
+                              });
+    i = exists ? std::next(i) : st.trackers.erase(i);
+  }
+}
+
+bool endpoint_known(const supervisor_state& st, const endpoint_key& key) {
+  return st.options.store->visit([&](const RegistrySnapshot& snapshot) {
+    auto service = snapshot.services.find(key.first);
+    return service != snapshot.services.end() &&
+           std::any_of(service->second.endpoints.begin(),
+                       service->second.endpoints.end(),
+                       [&](const ServiceEndpoint& endpoint) {
+                         return endpoint.url == key.second;
+                       });
+  });
 }
 
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
+  if (!endpoint_known(st, key))
+    return; // a late result for an endpoint that is gone
   auto tracker = st.trackers.try_emplace(key, st.options.thresholds).first;
   auto transition = tracker->second.record(outcome.passed);
   if (!transition || !st.children->registry)
@@ -281,28 +359,22 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       [self](register_atom, std::string& id,
              ServiceInfo& info) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (st.lifecycle != lifecycle_state::running)
-          return not_running_error(st);
-        if (!st.children->backend)
-          return child_restarting_error("backend");
+        if (auto err = cannot_serve(st))
+          return err;
         return self->delegate(st.children->backend, register_atom::value,
                               std::move(id), std::move(info));
       },
       [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (st.lifecycle != lifecycle_state::running)
-          return not_running_error(st);
-        if (!st.children->backend)
-          return child_restarting_error("backend");
+        if (auto err = cannot_serve(st))
+          return err;
         return self->delegate(st.children->backend, deregister_atom::value,
                               std::move(id));
       },
       [self](reload_atom) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (st.lifecycle != lifecycle_state::running)
-          return not_running_error(st);
-        if (!st.children->backend)
-          return child_restarting_error("backend");
+        if (auto err = cannot_serve(st))
+          return err;
         return self->delegate(st.children->backend, reload_atom::value);
       },
       [self](subscribe_atom, caf::actor& subscriber) -> caf::result<uint64_t> {
@@ -312,8 +384,15 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
           self->monitor(subscriber);
           st.subscribers.push_back(subscriber);
         }
-        if (!st.children->registry)
-          return st.options.store->version();
+        if (!st.children->registry) {
+          // The registry is restarting: answer from the store, which keeps
+          // the last published snapshot. The new registry will not repeat
+          // it (it publishes only new versions).
+          auto current = st.options.store->current();
+          if (current->version > 0)
+            caf::anon_send(subscriber, changed_atom::value, current);
+          return current->version;
+        }
         return self->delegate(st.children->registry, subscribe_atom::value,
                               std::move(subscriber));
       },
@@ -328,7 +407,12 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                      subscriber);
       },
       [self](probe_outcome& outcome) { on_probe_outcome(self, outcome); },
-      [self](restart_atom, child_kind kind) { restart(self, kind); },
+      [self](restart_atom, child_kind kind, uint64_t generation) {
+        restart(self, kind, generation);
+      },
+      [self](changed_atom, const SnapshotPtr& snapshot) {
+        prune_trackers(self->state, *snapshot);
+      },
       [self](children_atom) {
         return std::make_tuple(self->state.children->registry,
                                self->state.children->backend);

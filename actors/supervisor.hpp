@@ -37,7 +37,10 @@ using supervisor_actor = caf::typed_actor<
     // One health check result from a probe actor.
     caf::reacts_to<probe_outcome>,
     // Restart timer for a crashed child (sent to itself).
-    caf::reacts_to<restart_atom, child_kind>,
+    // Tagged with the lifecycle generation that scheduled it.
+    caf::reacts_to<restart_atom, child_kind, uint64_t>,
+    // The supervisor's own subscription: prunes verdicts of gone endpoints.
+    caf::reacts_to<changed_atom, SnapshotPtr>,
     // Current children, for diagnostics and tests.
     caf::replies_to<children_atom>::with<registry_actor, backend_actor>>;
 
@@ -76,7 +79,10 @@ struct supervisor_state {
   lifecycle_state lifecycle = lifecycle_state::stopped;
   std::shared_ptr<supervisor_children> children =
       std::make_shared<supervisor_children>();
+  uint64_t generation = 0; // bumped by every start; tags restart timers
   std::vector<caf::typed_response_promise<uint64_t>> pending_starts;
+  std::vector<caf::typed_response_promise<uint64_t>> queued_starts; // stopping
+  caf::error start_failure; // answers pending_starts once stopped
   std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
   std::map<child_kind, child_restarts> restarts;
   std::map<endpoint_key, endpoint_health_tracker> trackers;
