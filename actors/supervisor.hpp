@@ -56,8 +56,9 @@ struct supervisor_options {
   bool detach_backend = true;
   health_thresholds thresholds;
   restart_policy restarts;
-  /// Upper bound for the first sync of start().
-  caf::timespan sync_timeout = std::chrono::seconds(30);
+  /// Upper bound for the first sync of start(); below the facade's request
+  /// timeout (30 s), so a slow backend fails start() with its own error.
+  caf::timespan sync_timeout = std::chrono::seconds(20);
 };
 
 /// Restart bookkeeping for one child.

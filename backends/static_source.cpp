@@ -108,7 +108,7 @@ caf::expected<source_listing> static_source::reload() {
   // Remember the stamp even when the content is bad, so that a broken file
   // is reported once per change rather than on every poll.
   loaded_stamp_ = stamp_of_file();
-  auto services = load_static_services(options_.file_path);
+  auto services = options_.load_services(options_.file_path);
   if (!services)
     return std::move(services.error());
   // Deregistrations of file services hold until the file itself changes.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -26,6 +27,11 @@ struct static_source_options {
   ServiceMap initial_services;
   /// Config file to re-read on change; empty = no file, memory only.
   std::string file_path;
+  /// Reads the file's services. Default: load_static_services. The runtime
+  /// passes one that validates the whole config, so that a reload applies
+  /// only a file the launcher would also start with.
+  std::function<caf::expected<ServiceMap>(const std::string&)> load_services =
+      load_static_services;
 };
 
 /// Effective services = file services, minus file ids deregistered through

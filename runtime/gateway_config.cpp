@@ -379,4 +379,38 @@ void GatewayConfig::validate() const {
                               "critical or off)");
 }
 
+std::string restart_only_changes(const GatewayConfig& running,
+                                 const GatewayConfig& next) {
+  const auto& a = running.service_discovery;
+  const auto& b = next.service_discovery;
+  const auto& ha = a.health_check;
+  const auto& hb = b.health_check;
+  std::pair<const char*, bool> fields[] = {
+      {"service_discovery.backend", a.backend != b.backend},
+      {"service_discovery.endpoints", a.endpoints != b.endpoints},
+      {"service_discovery.prefix", a.prefix != b.prefix},
+      {"service_discovery.refresh_interval",
+       a.refresh_interval != b.refresh_interval},
+      {"service_discovery.health_check_interval",
+       a.health_check_interval != b.health_check_interval},
+      {"service_discovery.health_check",
+       ha.path != hb.path || ha.timeout != hb.timeout ||
+           ha.retries != hb.retries ||
+           ha.success_threshold != hb.success_threshold ||
+           ha.failure_threshold != hb.failure_threshold ||
+           ha.interval != hb.interval},
+      {"admin.listen", running.admin.listen != next.admin.listen},
+      {"logging.level", running.logging.level != next.logging.level},
+  };
+  std::string result;
+  for (const auto& [name, changed] : fields) {
+    if (!changed)
+      continue;
+    if (!result.empty())
+      result += ", ";
+    result += name;
+  }
+  return result;
+}
+
 } // namespace orasi

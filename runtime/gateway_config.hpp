@@ -85,6 +85,12 @@ struct GatewayConfig {
   void validate() const;
 };
 
+/// The fields (outside service_discovery.services) whose values differ,
+/// comma-separated, e.g. "service_discovery.backend, admin.listen"; empty if
+/// none. Used to warn that a reload does not apply them.
+std::string restart_only_changes(const GatewayConfig& running,
+                                 const GatewayConfig& next);
+
 /// Parses "250ms", "30s", "1.5m", "2h"; std::nullopt if malformed.
 std::optional<Duration> parse_duration(std::string_view text);
 

@@ -14,6 +14,10 @@ GatewayError GatewayError::from(const caf::error& err) {
     return GatewayError{static_cast<errc>(err.code()), error_message(err)};
   if (err == caf::sec::request_timeout)
     return GatewayError{errc::timeout, "no answer from the actor system"};
+  if (err == caf::sec::request_receiver_down)
+    return GatewayError{errc::backend_unavailable,
+                        "a service discovery actor ended while handling the "
+                        "request; try again"};
   return GatewayError{errc::not_running, error_message(err)};
 }
 

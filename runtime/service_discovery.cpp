@@ -9,6 +9,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/supervisor.hpp"
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
@@ -21,6 +23,23 @@ namespace {
 /// How long a facade call waits for the actors before throwing timeout.
 constexpr auto request_timeout = std::chrono::seconds(30);
 
+/// Reads a changed config file for the static backend: the whole file must
+/// be valid, and changes outside the services are reported, since they take
+/// effect only on restart.
+caf::expected<ServiceMap> reload_config_services(const GatewayConfig& running,
+                                                 const std::string& path) {
+  try {
+    auto next = GatewayConfig::from_file(path);
+    auto ignored = restart_only_changes(running, next);
+    if (!ignored.empty())
+      spdlog::warn("{}: changes to {} take effect on restart only", path,
+                   ignored);
+    return std::move(next.service_discovery.services);
+  } catch (const GatewayError& err) {
+    return make_error(err.kind(), err.message());
+  }
+}
+
 std::shared_ptr<backends::discovery_source>
 make_source(const GatewayConfig& config) {
   const auto& sd = config.service_discovery;
@@ -29,6 +48,9 @@ make_source(const GatewayConfig& config) {
     backends::static_source_options options;
     options.initial_services = sd.services;
     options.file_path = config.source_file;
+    options.load_services = [running = config](const std::string& path) {
+      return reload_config_services(running, path);
+    };
     return std::make_shared<backends::static_source>(std::move(options));
   }
   case ServiceDiscoveryBackend::Etcd:
@@ -62,6 +84,38 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
   cfg->set("logger.console-verbosity", caf::atom("quiet"));
   return cfg;
 }
+
+} // namespace
+
+namespace {
+
+/// Lets a callback run only while its subscription is active. Closing takes
+/// the same (recursive) mutex a running callback holds, so once close()
+/// returns no callback is running or will run, unless close() was called
+/// from inside the callback itself, which then finishes normally.
+struct callback_gate {
+  std::recursive_mutex mutex;
+  bool open = true;
+
+  void close() {
+    std::lock_guard<std::recursive_mutex> guard{mutex};
+    open = false;
+  }
+
+  void call(const ServiceDiscovery::Callback& callback,
+            const SnapshotPtr& snapshot) {
+    std::lock_guard<std::recursive_mutex> guard{mutex};
+    if (open)
+      callback(snapshot);
+  }
+};
+
+/// One callback subscription: the actor that receives the changes and the
+/// gate that its callback passes.
+struct callback_subscription {
+  caf::actor receiver;
+  std::shared_ptr<callback_gate> gate;
+};
 
 } // namespace
 
@@ -108,7 +162,7 @@ struct ServiceDiscovery::impl {
   std::shared_ptr<snapshot_store> store = std::make_shared<snapshot_store>();
   supervisor_actor supervisor;
   std::mutex callback_mutex;
-  std::vector<caf::actor> callback_actors; // one per callback subscription
+  std::vector<callback_subscription> callbacks; // guarded by callback_mutex
 
   /// Sends a request to the supervisor and waits for the reply.
   template <class Result, class... Ts>
@@ -132,9 +186,12 @@ struct ServiceDiscovery::impl {
     }
     {
       std::lock_guard<std::mutex> guard{callback_mutex};
-      for (auto& callback_actor : callback_actors)
-        caf::anon_send_exit(callback_actor, caf::exit_reason::user_shutdown);
-      callback_actors.clear();
+      for (auto& subscription : callbacks) {
+        subscription.gate->close(); // no callback runs after destruction
+        caf::anon_send_exit(subscription.receiver,
+                            caf::exit_reason::user_shutdown);
+      }
+      callbacks.clear();
     }
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
@@ -222,31 +279,36 @@ void ServiceDiscovery::with_snapshot(
 }
 
 Subscription ServiceDiscovery::subscribe(Callback callback) {
-  auto callback_actor =
-      impl_->system->spawn([callback = std::move(callback)](
+  auto gate = std::make_shared<callback_gate>();
+  auto receiver =
+      impl_->system->spawn([gate, callback = std::move(callback)](
                                caf::event_based_actor*) -> caf::behavior {
         return {
-            [callback](changed_atom, const SnapshotPtr& snapshot) {
-              callback(snapshot);
+            [gate, callback](changed_atom, const SnapshotPtr& snapshot) {
+              gate->call(callback, snapshot);
             },
         };
       });
   {
     std::lock_guard<std::mutex> guard{impl_->callback_mutex};
-    impl_->callback_actors.push_back(callback_actor);
+    impl_->callbacks.push_back(callback_subscription{receiver, gate});
   }
-  subscribe(callback_actor);
+  subscribe(receiver);
   std::weak_ptr<impl> weak_impl = impl_;
-  return Subscription{[weak_impl, callback_actor] {
+  return Subscription{[weak_impl, receiver, gate] {
+    gate->close();
     auto self = weak_impl.lock();
     if (!self)
       return; // the ServiceDiscovery is gone and took the actor with it
-    caf::anon_send(self->supervisor, unsubscribe_atom::value, callback_actor);
-    caf::anon_send_exit(callback_actor, caf::exit_reason::user_shutdown);
+    caf::anon_send(self->supervisor, unsubscribe_atom::value, receiver);
+    caf::anon_send_exit(receiver, caf::exit_reason::user_shutdown);
     std::lock_guard<std::mutex> guard{self->callback_mutex};
-    auto& actors = self->callback_actors;
-    actors.erase(std::remove(actors.begin(), actors.end(), callback_actor),
-                 actors.end());
+    auto& callbacks = self->callbacks;
+    callbacks.erase(std::remove_if(callbacks.begin(), callbacks.end(),
+                                   [&](const callback_subscription& x) {
+                                     return x.receiver == receiver;
+                                   }),
+                    callbacks.end());
   }};
 }
 

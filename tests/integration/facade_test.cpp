@@ -208,3 +208,54 @@ TEST_CASE("facade: many readers while a writer registers", "[facade]") {
   CHECK(discovery.get_services().size() == 200);
   CHECK(discovery.snapshot()->version == 201);
 }
+
+TEST_CASE("facade: no callback runs after unsubscribe() returns",
+          "[facade][subscribe]") {
+  ServiceDiscovery discovery{GatewayConfig{}};
+  discovery.start();
+  std::atomic<bool> unsubscribed{false};
+  std::atomic<int> calls{0};
+  std::atomic<int> late_calls{0};
+  auto subscription = discovery.subscribe([&](const SnapshotPtr&) {
+    ++calls;
+    if (unsubscribed)
+      ++late_calls;
+    // Slow on purpose: changes queue up behind a running callback.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  });
+  for (int i = 0; i < 10; ++i)
+    discovery.register_service(
+        "svc-" + std::to_string(i),
+        service("svc", EndpointHealthStatus::Healthy, {"http://10.7.0.1:80"}));
+  REQUIRE(test::eventually([&] { return calls > 0; }));
+  subscription.unsubscribe();
+  unsubscribed = true;
+  auto calls_at_unsubscribe = calls.load();
+  // Queued notifications are dropped, not delivered late.
+  discovery.register_service(
+      "svc-late",
+      service("svc", EndpointHealthStatus::Healthy, {"http://10.7.0.1:80"}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(late_calls == 0);
+  CHECK(calls == calls_at_unsubscribe);
+}
+
+TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
+  ServiceDiscovery discovery{GatewayConfig{}};
+  discovery.start();
+  Subscription subscription;
+  std::atomic<int> calls{0};
+  subscription = discovery.subscribe([&](const SnapshotPtr&) {
+    if (++calls == 2)
+      subscription.unsubscribe(); // from inside: must not deadlock
+  });
+  // The first call (the current snapshot) may race with the assignment
+  // above, so the callback unsubscribes on its second call.
+  REQUIRE(test::eventually([&] { return calls == 1; }));
+  auto web = service("svc", EndpointHealthStatus::Healthy, {"http://h:80"});
+  discovery.register_service("svc-1", web);
+  REQUIRE(test::eventually([&] { return calls == 2; }));
+  discovery.register_service("svc-2", web);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(calls == 2);
+}

@@ -88,3 +88,26 @@ TEST_CASE("static file: API registrations survive a reload and deregistered "
   discovery.reload();
   CHECK(discovery.get_services().count("b-1") == 1); // the file changed
 }
+
+TEST_CASE("static file: a reload validates the whole config, not only the "
+          "services",
+          "[static][reload]") {
+  test::temp_config_file file{config_listing(one_service)};
+  ServiceDiscovery discovery{GatewayConfig::from_file(file.path())};
+  discovery.start();
+  // Valid services, but a field the launcher would refuse at start.
+  file.write(R"({"service_discovery":{"backend":"zookeeper","services":)" +
+             two_services + "}}");
+  try {
+    discovery.reload();
+    FAIL("a config the launcher would refuse must not be applied");
+  } catch (const GatewayError& err) {
+    CHECK(err.kind() == errc::config_invalid);
+    CHECK_THAT(err.message(), Catch::Contains("service_discovery.backend"));
+  }
+  CHECK(discovery.get_services().size() == 1);
+  file.write(R"({"loggin":{},"service_discovery":{"services":)" + two_services +
+             "}}");
+  CHECK_THROWS_WITH(discovery.reload(), Catch::Contains("config.loggin"));
+  CHECK(discovery.get_services().size() == 1);
+}
