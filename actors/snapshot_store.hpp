@@ -15,7 +15,7 @@ namespace orasi {
 /// Each thread caches the last snapshot it read. A read checks one atomic
 /// version against that cache; only when the version moved does it take the
 /// new pointer (through std::atomic_load, which libstdc++ implements with a
-/// small spinlock pool). So the steady-state read takes no lock.
+/// small pool of mutexes). So the steady-state read takes no lock.
 /// - load() returns a shared pointer: it touches the snapshot's reference
 ///   count, a cache line all reading threads share.
 /// - visit() lends the cached snapshot to a function without touching the

@@ -129,10 +129,14 @@ void AdminServer::start() {
                        "admin.listen: cannot bind " + listen_ +
                            " (address in use or not local?)"};
   }
-  thread_ = std::thread{[this] { server_->http.listen_after_bind(); }};
+  auto loop_ended = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread{[this, loop_ended] {
+    server_->http.listen_after_bind();
+    *loop_ended = true;
+  }};
   // httplib's stop() is a no-op until the loop runs: wait for it, so that a
   // stop() right after start() cannot leave the thread listening forever.
-  while (!server_->http.is_running())
+  while (!server_->http.is_running() && !*loop_ended)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("admin API listening on http://{}:{}", host, port_);
 }

@@ -1,6 +1,8 @@
 #include "runtime/gateway_config.hpp"
 
 #include <cmath>
+
+#include <arpa/inet.h>
 #include <fstream>
 #include <sstream>
 
@@ -104,6 +106,19 @@ bool parse_listen_address(const std::string& text, std::string& host,
 }
 
 namespace {
+
+/// An IPv4/IPv6 literal or a DNS name (letters, digits, '-', '.').
+bool is_valid_host(const std::string& host) {
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1)
+    return true;
+  if (host.empty() || host.size() > 253 || host.front() == '.' ||
+      host.front() == '-')
+    return false;
+  return std::all_of(host.begin(), host.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '.';
+  });
+}
 
 [[noreturn]] void fail(const std::string& field, const std::string& reason) {
   throw GatewayError{errc::config_invalid, field + ": " + reason};
@@ -370,6 +385,8 @@ void GatewayConfig::validate() const {
   uint16_t port = 0;
   if (!parse_listen_address(admin.listen, host, port))
     fail("admin.listen", "\"" + admin.listen + "\" is not host:port");
+  if (!is_valid_host(host))
+    fail("admin.listen", "\"" + host + "\" is not an IP address or host name");
   static constexpr std::string_view levels[] = {
       "trace", "debug", "info", "warn", "error", "critical", "off"};
   if (std::find(std::begin(levels), std::end(levels), logging.level) ==

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
@@ -73,6 +74,20 @@ bool parse_args(int argc, char** argv, launcher_args& args, int& exit_code) {
   return true;
 }
 
+/// The demo lists the admin API itself as a service; keep that endpoint
+/// right when --admin-listen moves the API (a random port 0 stays as is).
+void point_demo_at_admin_api(orasi::GatewayConfig& config) {
+  std::string host;
+  uint16_t port = 0;
+  auto self = config.service_discovery.services.find("orasi-admin-1");
+  if (self == config.service_discovery.services.end() ||
+      self->second.endpoints.empty() ||
+      !orasi::parse_listen_address(config.admin.listen, host, port) ||
+      port == 0)
+    return;
+  self->second.endpoints.front().url = "http://" + config.admin.listen;
+}
+
 orasi::GatewayConfig load_config(const launcher_args& args) {
   auto config =
       args.config_file.empty()
@@ -83,6 +98,8 @@ orasi::GatewayConfig load_config(const launcher_args& args) {
     config.logging.level = args.log_level;
   if (!args.admin_listen.empty())
     config.admin.listen = args.admin_listen;
+  if (args.config_file.empty())
+    point_demo_at_admin_api(config);
   config.validate(); // the overrides must be valid too
   return config;
 }
@@ -98,6 +115,19 @@ sigset_t blocked_signals() {
   return signals;
 }
 
+/// A second SIGINT/SIGTERM during a shutdown that hangs ends the process.
+void force_exit_on_next_signal(const sigset_t& signals) {
+  std::thread{[signals] {
+    for (;;) {
+      int signal = 0;
+      if (sigwait(&signals, &signal) == 0 && signal != SIGHUP) {
+        std::fputs("orasi-discovery: second signal, exiting now\n", stderr);
+        std::_Exit(128 + signal);
+      }
+    }
+  }}.detach();
+}
+
 void wait_for_shutdown(const sigset_t& signals,
                        orasi::ServiceDiscovery& discovery) {
   for (;;) {
@@ -105,8 +135,9 @@ void wait_for_shutdown(const sigset_t& signals,
     if (sigwait(&signals, &signal) != 0)
       continue;
     if (signal != SIGHUP) {
-      spdlog::info("received {}, shutting down",
+      spdlog::info("received {}, shutting down (again to force)",
                    signal == SIGINT ? "SIGINT" : "SIGTERM");
+      force_exit_on_next_signal(signals);
       return;
     }
     spdlog::info("received SIGHUP, reloading the config file");

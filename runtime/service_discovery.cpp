@@ -324,6 +324,10 @@ void ServiceDiscovery::reload() {
   impl_->ask<uint64_t>(reload_atom::value);
 }
 
+caf::actor ServiceDiscovery::actor_handle() const {
+  return caf::actor_cast<caf::actor>(impl_->supervisor);
+}
+
 const GatewayConfig& ServiceDiscovery::config() const {
   return impl_->config;
 }

@@ -106,6 +106,16 @@ public:
   /// Re-reads the backend now (the static file, on SIGHUP).
   void reload();
 
+  /// The supervisor, for host actors: the facade's calls block their thread,
+  /// and a blocked actor holds a scheduler worker that orasi's own actors
+  /// need, so an actor must not call them. It sends requests instead:
+  ///   request(h, t, orasi::register_atom::value, id, info) -> uint64_t
+  ///   request(h, t, orasi::deregister_atom::value, id)     -> uint64_t
+  ///   request(h, t, orasi::reload_atom::value)             -> uint64_t
+  /// (the reply is the registry version that contains the change; errors
+  /// are caf::errors of category "orasi", see messages/errors.hpp).
+  caf::actor actor_handle() const;
+
   /// The configuration this instance runs with.
   const GatewayConfig& config() const;
 

@@ -1,6 +1,7 @@
 // ServiceDiscovery on real actor systems (its own, and a host's): the spec's
 // API end to end, with real threads.
 #include <condition_variable>
+#include <future>
 #include <mutex>
 
 #include <caf/actor_system.hpp>
@@ -258,4 +259,29 @@ TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
   discovery.register_service("svc-2", web);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(calls == 2);
+}
+
+TEST_CASE("facade: a host actor writes through requests, not blocking calls",
+          "[facade][embedded]") {
+  caf::actor_system_config host_config;
+  add_message_types(host_config);
+  caf::actor_system host{host_config};
+  ServiceDiscovery discovery{host, GatewayConfig{}};
+  discovery.start();
+  auto version = std::make_shared<std::promise<uint64_t>>();
+  auto result = version->get_future();
+  auto handle = discovery.actor_handle();
+  auto info = service("web", EndpointHealthStatus::Healthy, {"http://h:80"});
+  host.spawn([=](caf::event_based_actor* self) {
+    self->request(handle, std::chrono::seconds(10), register_atom::value,
+                  std::string{"web-1"}, info)
+        .then([=](uint64_t v) { version->set_value(v); },
+              [=](caf::error&) { version->set_value(0); });
+  });
+  REQUIRE(result.wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  auto v = result.get();
+  CHECK(v == 2);
+  CHECK(discovery.snapshot()->version >= v);
+  CHECK(discovery.get_service("web-1"));
 }

@@ -101,6 +101,8 @@ TEST_CASE("config errors: each names the field", "[config][errors]") {
       {R"({"logging":{"format":"json"}})", "logging.format"},
       // Values.
       {R"({"admin":{"listen":"nohost"}})", "admin.listen"},
+      {R"({"admin":{"listen":"not a host!:80"}})", "admin.listen"},
+      {R"({"admin":{"listen":"-x:80"}})", "admin.listen"},
       {R"({"admin":{"listen":"h:99999"}})", "admin.listen"},
       {R"({"admin":{"listen":":9650"}})", "admin.listen"},
       {R"({"admin":{"listen":"h:"}})", "admin.listen"},
