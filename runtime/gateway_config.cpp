@@ -10,6 +10,7 @@
 
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
+#include "runtime/duplicate_keys.hpp"
 #include "runtime/gateway_error.hpp"
 
 namespace json = boost::json;
@@ -335,6 +336,8 @@ void check_at_least_one(uint32_t value, const std::string& field) {
 GatewayConfig GatewayConfig::from_json(std::string_view text,
                                        const std::string& origin) {
   auto root = parse_json(text, origin);
+  if (auto duplicate = find_duplicate_key(text))
+    fail(origin, "duplicate key \"" + *duplicate + "\"");
   GatewayConfig config;
   try {
     config = read_config(root);

@@ -101,6 +101,11 @@ TEST_CASE("config errors: each names the field", "[config][errors]") {
       {R"({"logging":{"format":"json"}})", "logging.format"},
       // Values.
       {R"({"admin":{"listen":"nohost"}})", "admin.listen"},
+      // Duplicate keys (Boost.JSON would keep the last silently).
+      {R"({"service_discovery":{"backend":"etcd","backend":"static"}})",
+       "duplicate key \"service_discovery.backend\""},
+      {R"({"service_discovery":{"services":{"a":{"name":"x"},"a":{"name":"y"}}}})",
+       "duplicate key \"service_discovery.services.a\""},
       {R"({"admin":{"listen":"not a host!:80"}})", "admin.listen"},
       {R"({"admin":{"listen":"-x:80"}})", "admin.listen"},
       {R"({"admin":{"listen":"h:99999"}})", "admin.listen"},
