@@ -30,16 +30,10 @@ namespace {
 /// Drops probe verdicts of endpoints that no longer exist, so that an
 /// endpoint that comes back starts from what the backend declares.
 void prune_verdicts(registry_state& st) {
-  for (auto i = st.probed.begin(); i != st.probed.end();) {
-    auto service = st.backend_services.find(i->first.first);
-    auto exists = service != st.backend_services.end() &&
-                  std::any_of(service->second.endpoints.begin(),
-                              service->second.endpoints.end(),
-                              [&](const ServiceEndpoint& endpoint) {
-                                return endpoint.url == i->first.second;
-                              });
-    i = exists ? std::next(i) : st.probed.erase(i);
-  }
+  for (auto i = st.probed.begin(); i != st.probed.end();)
+    i = has_endpoint(st.backend_services, i->first.first, i->first.second)
+            ? std::next(i)
+            : st.probed.erase(i);
 }
 
 void notify(registry_pointer self, const SnapshotPtr& snapshot) {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "messages/errors.hpp"
+#include "messages/health_rules.hpp"
 
 namespace orasi {
 
@@ -297,27 +298,15 @@ caf::error cannot_serve(const supervisor_state& st) {
 /// Forgets the verdicts of endpoints that are no longer in `snapshot`, so an
 /// endpoint that comes back starts from Unknown in the threshold machine too.
 void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
-  for (auto i = st.trackers.begin(); i != st.trackers.end();) {
-    auto service = snapshot.services.find(i->first.first);
-    auto exists = service != snapshot.services.end() &&
-                  std::any_of(service->second.endpoints.begin(),
-                              service->second.endpoints.end(),
-                              [&](const ServiceEndpoint& endpoint) {
-                                return endpoint.url == i->first.second;
-                              });
-    i = exists ? std::next(i) : st.trackers.erase(i);
-  }
+  for (auto i = st.trackers.begin(); i != st.trackers.end();)
+    i = has_endpoint(snapshot.services, i->first.first, i->first.second)
+            ? std::next(i)
+            : st.trackers.erase(i);
 }
 
 bool endpoint_known(const supervisor_state& st, const endpoint_key& key) {
   return st.options.store->visit([&](const RegistrySnapshot& snapshot) {
-    auto service = snapshot.services.find(key.first);
-    return service != snapshot.services.end() &&
-           std::any_of(service->second.endpoints.begin(),
-                       service->second.endpoints.end(),
-                       [&](const ServiceEndpoint& endpoint) {
-                         return endpoint.url == key.second;
-                       });
+    return has_endpoint(snapshot.services, key.first, key.second);
   });
 }
 

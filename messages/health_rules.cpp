@@ -1,5 +1,7 @@
 #include "messages/health_rules.hpp"
 
+#include <algorithm>
+
 namespace orasi {
 
 ServiceHealthStatus
@@ -21,6 +23,16 @@ derive_service_health(const std::vector<ServiceEndpoint>& endpoints) {
   if (healthy == 0)
     return ServiceHealthStatus::Unhealthy;
   return ServiceHealthStatus::Degraded;
+}
+
+bool has_endpoint(const ServiceMap& services, const std::string& id,
+                  const std::string& url) {
+  auto service = services.find(id);
+  if (service == services.end())
+    return false;
+  const auto& endpoints = service->second.endpoints;
+  return std::any_of(endpoints.begin(), endpoints.end(),
+                     [&](const ServiceEndpoint& x) { return x.url == url; });
 }
 
 ServiceMap routable_view(const ServiceMap& services) {

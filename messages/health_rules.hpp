@@ -14,6 +14,10 @@ namespace orasi {
 ServiceHealthStatus
 derive_service_health(const std::vector<ServiceEndpoint>& endpoints);
 
+/// True if service `id` in `services` lists an endpoint with `url`.
+bool has_endpoint(const ServiceMap& services, const std::string& id,
+                  const std::string& url);
+
 /// The routable view: every service with at least one Healthy endpoint,
 /// listing only those endpoints.
 ServiceMap routable_view(const ServiceMap& services);
