@@ -117,6 +117,19 @@ struct callback_subscription {
   std::shared_ptr<callback_gate> gate;
 };
 
+/// The actor behind a callback subscription. (Spawned with arguments rather
+/// than as a capturing lambda: CAF 0.17 dereferences a null argument tuple
+/// for argument-less function actors, which UBSan reports.)
+caf::behavior callback_receiver(caf::event_based_actor*,
+                                std::shared_ptr<callback_gate> gate,
+                                ServiceDiscovery::Callback callback) {
+  return {
+      [gate, callback](changed_atom, const SnapshotPtr& snapshot) {
+        gate->call(callback, snapshot);
+      },
+  };
+}
+
 } // namespace
 
 // -- Subscription
@@ -281,14 +294,7 @@ void ServiceDiscovery::with_snapshot(
 Subscription ServiceDiscovery::subscribe(Callback callback) {
   auto gate = std::make_shared<callback_gate>();
   auto receiver =
-      impl_->system->spawn([gate, callback = std::move(callback)](
-                               caf::event_based_actor*) -> caf::behavior {
-        return {
-            [gate, callback](changed_atom, const SnapshotPtr& snapshot) {
-              gate->call(callback, snapshot);
-            },
-        };
-      });
+      impl_->system->spawn(callback_receiver, gate, std::move(callback));
   {
     std::lock_guard<std::mutex> guard{impl_->callback_mutex};
     impl_->callbacks.push_back(callback_subscription{receiver, gate});

@@ -87,15 +87,24 @@ void actor_fixture::advance(caf::timespan delta) {
   sched.run();
 }
 
+namespace {
+
+// An argument, not a capture: CAF 0.17 dereferences a null argument tuple for
+// argument-less function actors, which UBSan reports.
+caf::behavior version_recorder(caf::event_based_actor*,
+                               std::shared_ptr<std::vector<uint64_t>> seen) {
+  return {
+      [seen](changed_atom, const SnapshotPtr& snapshot) {
+        seen->push_back(snapshot->version);
+      },
+  };
+}
+
+} // namespace
+
 caf::actor spawn_version_recorder(caf::actor_system& sys,
                                   std::shared_ptr<std::vector<uint64_t>> seen) {
-  return sys.spawn([seen](caf::event_based_actor*) -> caf::behavior {
-    return {
-        [seen](changed_atom, const SnapshotPtr& snapshot) {
-          seen->push_back(snapshot->version);
-        },
-    };
-  });
+  return sys.spawn(version_recorder, std::move(seen));
 }
 
 } // namespace orasi::test
