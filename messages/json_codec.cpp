@@ -111,6 +111,23 @@ caf::error check_url(const std::string& url, const std::string& path) {
   return caf::none;
 }
 
+/// The optional "health_status" and "metadata" members that endpoints and
+/// services share; `allowed` lists the enum spellings for error messages.
+template <class T>
+caf::error decode_status_and_metadata(const json::object& obj,
+                                      const std::string& path,
+                                      const char* allowed, T& out) {
+  using status_type = decltype(out.health_status);
+  auto decode_status = [allowed](const json::value& value,
+                                 const std::string& field) {
+    return decode_enum<status_type>(value, field, allowed);
+  };
+  if (auto err = decode_optional(obj, "health_status", path, out.health_status,
+                                 decode_status))
+    return err;
+  return decode_optional(obj, "metadata", path, out.metadata, decode_metadata);
+}
+
 caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
                                                const std::string& path,
                                                unknown_fields mode) {
@@ -141,15 +158,8 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
       return field_error(path + ".weight", "out of range 0..4294967295");
     result.weight = static_cast<uint32_t>(weight->to_number<uint64_t>());
   }
-  auto decode_status = [](const json::value& value, const std::string& field) {
-    return decode_enum<EndpointHealthStatus>(value, field,
-                                             "Healthy, Unhealthy, Unknown");
-  };
-  if (auto err = decode_optional(obj, "health_status", path,
-                                 result.health_status, decode_status))
-    return err;
-  if (auto err = decode_optional(obj, "metadata", path, result.metadata,
-                                 decode_metadata))
+  if (auto err = decode_status_and_metadata(
+          obj, path, "Healthy, Unhealthy, Unknown", result))
     return err;
   return result;
 }
@@ -224,15 +234,8 @@ caf::expected<ServiceInfo> decode_service(const json::value& json,
     if (auto err = decode_endpoints(*endpoints, path + ".endpoints", mode,
                                     result.endpoints))
       return err;
-  auto decode_status = [](const json::value& value, const std::string& field) {
-    return decode_enum<ServiceHealthStatus>(
-        value, field, "Healthy, Degraded, Unhealthy, Unknown");
-  };
-  if (auto err = decode_optional(obj, "health_status", path,
-                                 result.health_status, decode_status))
-    return err;
-  if (auto err = decode_optional(obj, "metadata", path, result.metadata,
-                                 decode_metadata))
+  if (auto err = decode_status_and_metadata(
+          obj, path, "Healthy, Degraded, Unhealthy, Unknown", result))
     return err;
   return result;
 }

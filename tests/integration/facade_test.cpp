@@ -49,6 +49,13 @@ errc kind_of(const std::function<void()>& call) {
 // dereferences a null argument tuple for argument-less function actors,
 // which UBSan reports.
 
+/// A host application's actor system, with orasi's types registered.
+struct host_system {
+  caf::actor_system_config config;
+  caf::actor_system system;
+  host_system() : system((add_message_types(config), config)) {}
+};
+
 struct version_log {
   std::mutex mutex;
   std::vector<uint64_t> versions;
@@ -176,9 +183,8 @@ TEST_CASE("facade: callbacks are called once per version until "
 TEST_CASE("facade: embedded in a host actor system, a host actor "
           "subscribes",
           "[facade][embedded]") {
-  caf::actor_system_config host_config;
-  add_message_types(host_config);
-  caf::actor_system host{host_config};
+  host_system host_fixture;
+  auto& host = host_fixture.system;
   {
     ServiceDiscovery discovery{host, GatewayConfig{}};
     discovery.start();
@@ -285,9 +291,8 @@ TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
 
 TEST_CASE("facade: a host actor writes through requests, not blocking calls",
           "[facade][embedded]") {
-  caf::actor_system_config host_config;
-  add_message_types(host_config);
-  caf::actor_system host{host_config};
+  host_system host_fixture;
+  auto& host = host_fixture.system;
   ServiceDiscovery discovery{host, GatewayConfig{}};
   discovery.start();
   auto version = std::make_shared<std::promise<uint64_t>>();
