@@ -10,15 +10,19 @@
 
 namespace orasi {
 
-ServiceMap
-merge_health(const ServiceMap& backend_services,
-             const std::map<endpoint_key, EndpointHealthStatus>& probed) {
+ServiceMap merge_health(const ServiceMap& backend_services,
+                        const verdict_map& probed, bool probed_health) {
   ServiceMap result = backend_services;
   for (auto& [id, service] : result) {
     for (auto& endpoint : service.endpoints) {
       auto verdict = probed.find(endpoint_key{id, endpoint.url});
-      if (verdict != probed.end())
-        endpoint.health_status = verdict->second;
+      if (verdict != probed.end()) {
+        endpoint.health_status = verdict->second.status;
+        endpoint.degraded = verdict->second.degraded;
+      } else if (probed_health) {
+        endpoint.health_status = EndpointHealthStatus::Unknown;
+        endpoint.degraded = false;
+      }
     }
     service.health_status = derive_service_health(service.endpoints);
   }
@@ -47,7 +51,9 @@ uint64_t publish_if_changed(registry_pointer self) {
   auto current = st.store->current();
   if (!st.synced)
     return current->version;
-  auto services = merge_health(st.backend_services, st.probed);
+  st.publish_pending = false; // this publication includes any open batch
+  auto services =
+      merge_health(st.backend_services, st.probed, st.options.probed_health);
   if (current->version > 0 && services == current->services &&
       st.stale == current->stale)
     return current->version;
@@ -56,17 +62,56 @@ uint64_t publish_if_changed(registry_pointer self) {
   next->healthy = routable_view(services);
   next->services = std::move(services);
   next->stale = st.stale;
+  next->backend_generation = st.backend_generation;
   SnapshotPtr published = std::move(next);
   st.store->publish(published);
   notify(self, published);
   return published->version;
 }
 
+/// Opens a batch window for health changes unless one is open.
+void schedule_publish(registry_pointer self) {
+  auto& st = self->state;
+  if (st.publish_pending)
+    return;
+  st.publish_pending = true;
+  if (st.options.health_batch_window.count() > 0)
+    self->delayed_send(self, st.options.health_batch_window,
+                       publish_atom::value);
+  else
+    self->send(self, publish_atom::value); // after what is queued already
+}
+
+void replace_backend_services(registry_state& st, ServiceMap services) {
+  // The first listing of a (restarted) registry always counts as a change.
+  if (!st.synced || services != st.backend_services)
+    ++st.backend_generation;
+  st.backend_services = std::move(services);
+}
+
+void apply_delta(registry_state& st, backend_delta& delta) {
+  bool changed = false;
+  for (auto& id : delta.removals)
+    changed |= st.backend_services.erase(id) > 0;
+  for (auto& [id, service] : delta.upserts) {
+    auto& slot = st.backend_services[id];
+    changed |= slot != service;
+    slot = std::move(service);
+  }
+  if (changed)
+    ++st.backend_generation;
+}
+
 } // namespace
 
 registry_actor::behavior_type registry(registry_pointer self,
-                                       std::shared_ptr<snapshot_store> store) {
+                                       std::shared_ptr<snapshot_store> store,
+                                       registry_options options) {
   self->state.store = std::move(store);
+  self->state.options = options;
+  // Like versions, generations continue where a crashed registry stopped.
+  self->state.backend_generation =
+      self->state.store->current()->backend_generation;
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
@@ -78,17 +123,14 @@ registry_actor::behavior_type registry(registry_pointer self,
   return {
       [self](backend_snapshot& listing) -> uint64_t {
         auto& st = self->state;
-        st.backend_services = std::move(listing.services);
+        replace_backend_services(st, std::move(listing.services));
         st.synced = true;
         prune_verdicts(st);
         return publish_if_changed(self);
       },
       [self](backend_delta& delta) -> uint64_t {
         auto& st = self->state;
-        for (auto& id : delta.removals)
-          st.backend_services.erase(id);
-        for (auto& [id, service] : delta.upserts)
-          st.backend_services[id] = std::move(service);
+        apply_delta(st, delta);
         prune_verdicts(st);
         return publish_if_changed(self);
       },
@@ -102,11 +144,21 @@ registry_actor::behavior_type registry(registry_pointer self,
         self->state.stale = status.stale;
         return publish_if_changed(self);
       },
-      [self](endpoint_health_changed& change) -> uint64_t {
-        self->state
-            .probed[endpoint_key{change.service_id, change.endpoint_url}] =
-            change.status;
-        return publish_if_changed(self);
+      [self](endpoint_health_changed& change) {
+        auto& st = self->state;
+        // A verdict for an endpoint the backend no longer lists is late.
+        // (Before the first listing, restored verdicts are kept; the
+        // listing prunes them.)
+        if (st.synced && !has_endpoint(st.backend_services, change.service_id,
+                                       change.endpoint_url))
+          return;
+        st.probed[endpoint_key{change.service_id, change.endpoint_url}] =
+            endpoint_verdict{change.status, change.degraded};
+        schedule_publish(self);
+      },
+      [self](publish_atom) {
+        if (self->state.publish_pending)
+          publish_if_changed(self);
       },
       [self](subscribe_atom, caf::actor& subscriber) -> uint64_t {
         auto& st = self->state;

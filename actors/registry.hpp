@@ -26,8 +26,11 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<backend_delta>::with<uint64_t>,
     // Backend reachability: stale data stays served while it is down.
     caf::replies_to<backend_status>::with<uint64_t>,
-    // A threshold transition decided by the supervisor.
-    caf::replies_to<endpoint_health_changed>::with<uint64_t>,
+    // A threshold transition decided by the supervisor. Published after
+    // the batch window, together with the transitions that arrive meanwhile.
+    caf::reacts_to<endpoint_health_changed>,
+    // Timer: the batch window of health changes has passed.
+    caf::reacts_to<publish_atom>,
     // Adds a subscriber that receives (changed_atom, SnapshotPtr) once per
     // version; it gets the current snapshot at once if there is one.
     caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
@@ -37,29 +40,52 @@ using registry_actor = caf::typed_actor<
 
 using endpoint_key = std::pair<std::string, std::string>; // service id, url
 
+/// A probe verdict on one endpoint.
+struct endpoint_verdict {
+  EndpointHealthStatus status = EndpointHealthStatus::Unknown;
+  bool degraded = false;
+};
+
+using verdict_map = std::map<endpoint_key, endpoint_verdict>;
+
+struct registry_options {
+  /// True when endpoints are actively probed: an endpoint's health is then
+  /// only what the probes say (Unknown until they decide), never what the
+  /// backend declares.
+  bool probed_health = false;
+  /// Health changes arriving within this window are published as one
+  /// version: at start-up thousands of endpoints turn Healthy together, and
+  /// one snapshot per endpoint would cost a full copy each.
+  caf::timespan health_batch_window = std::chrono::milliseconds(10);
+};
+
 struct registry_state {
   std::shared_ptr<snapshot_store> store; // where snapshots are published
-  ServiceMap backend_services;           // as the backend listed them
-  std::map<endpoint_key, EndpointHealthStatus> probed; // probe verdicts
-  bool stale = false;                                  // backend unreachable
+  registry_options options;
+  ServiceMap backend_services;         // as the backend listed them
+  uint64_t backend_generation = 0;     // bumped when backend_services changes
+  verdict_map probed;                  // probe verdicts
+  bool stale = false;                  // backend unreachable
   bool synced = false;                 // first backend listing received
+  bool publish_pending = false;        // a batch window is open
   std::vector<caf::actor> subscribers; // notified once per version
   static inline const char* name = "orasi.registry";
 };
 
 using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 
-/// Spawn with `sys.spawn(registry, store)`. Versions continue from the
+/// Spawn with `sys.spawn(registry, store, options)`. Versions continue from the
 /// store's current version, so a restarted registry never goes backwards.
 /// Nothing is published before the first backend_snapshot, so a restarted
 /// registry never shows readers an empty picture.
 registry_actor::behavior_type registry(registry_pointer self,
-                                       std::shared_ptr<snapshot_store> store);
+                                       std::shared_ptr<snapshot_store> store,
+                                       registry_options options);
 
 /// The merged view: backend services with probe verdicts applied to their
-/// endpoints and every service's health derived from its endpoints.
-ServiceMap
-merge_health(const ServiceMap& backend_services,
-             const std::map<endpoint_key, EndpointHealthStatus>& probed);
+/// endpoints and every service's health derived from its endpoints. With
+/// `probed_health`, endpoints without a verdict are Unknown.
+ServiceMap merge_health(const ServiceMap& backend_services,
+                        const verdict_map& probed, bool probed_health);
 
 } // namespace orasi

@@ -18,8 +18,12 @@ namespace {
 // -------------------------------------------------------------------
 
 void spawn_registry(supervisor_pointer self) {
-  self->state.children->registry =
-      self->spawn<caf::monitored>(registry, self->state.options.store);
+  auto& st = self->state;
+  registry_options options;
+  options.probed_health = st.options.probing.has_value();
+  options.health_batch_window = st.options.health_batch_window;
+  st.children->registry =
+      self->spawn<caf::monitored>(registry, st.options.store, options);
 }
 
 void spawn_backend(supervisor_pointer self) {
@@ -51,12 +55,87 @@ void restore_registry(supervisor_pointer self) {
   for (auto& subscriber : subscribers)
     self->request(registry, caf::infinite, subscribe_atom::value, subscriber)
         .then([](uint64_t) {}, log_child_error("re-subscribing"));
-  for (auto& [key, tracker] : st.trackers)
-    if (tracker.state() != EndpointHealthStatus::Unknown)
-      self->request(registry, caf::infinite,
-                    endpoint_health_changed{key.first, key.second,
-                                            tracker.state(), "restored"})
-          .then([](uint64_t) {}, log_child_error("restoring verdicts"));
+  for (auto& [key, tracked] : st.trackers)
+    if (tracked.tracker.state() != EndpointHealthStatus::Unknown)
+      self->send(registry, endpoint_health_changed{
+                               key.first, key.second, tracked.tracker.state(),
+                               "restored", tracked.reported_degraded});
+}
+
+// -- probes
+// ---------------------------------------------------------------------
+
+void spawn_probe(supervisor_pointer self, const endpoint_key& key) {
+  auto& st = self->state;
+  auto& probing = *st.options.probing;
+  probe_options options;
+  options.service_id = key.first;
+  options.endpoint_url = key.second;
+  options.settings = probing.settings;
+  options.prober = probing.prober;
+  options.listener = caf::actor_cast<outcome_listener>(self);
+  options.metrics = probing.metrics;
+  // Distinct per endpoint, reproducible for a given base seed.
+  options.seed =
+      probing.seed ^ std::hash<std::string>{}(key.first + " " + key.second);
+  st.children->probes.emplace(
+      key, self->spawn<caf::monitored>(probe, std::move(options)));
+}
+
+void stop_probe(supervisor_pointer self, const probe_actor& handle) {
+  self->demonitor(handle.address());
+  self->send_exit(handle, caf::exit_reason::user_shutdown);
+}
+
+void stop_all_probes(supervisor_pointer self) {
+  auto& st = self->state;
+  for (auto& [key, handle] : st.children->probes)
+    stop_probe(self, handle);
+  st.children->probes.clear();
+  st.probed_generation.reset();
+  if (st.options.probing && st.options.probing->metrics)
+    st.options.probing->metrics->set_active_probes(0);
+}
+
+/// One probe per endpoint of `snapshot`: starts the missing ones and stops
+/// those whose endpoint is gone. Skipped when only health changed.
+void reconcile_probes(supervisor_pointer self,
+                      const RegistrySnapshot& snapshot) {
+  auto& st = self->state;
+  if (!st.options.probing || (st.lifecycle != lifecycle_state::starting &&
+                              st.lifecycle != lifecycle_state::running))
+    return;
+  if (st.probed_generation == snapshot.backend_generation)
+    return;
+  st.probed_generation = snapshot.backend_generation;
+  auto& probes = st.children->probes;
+  for (auto i = probes.begin(); i != probes.end();) {
+    if (has_endpoint(snapshot.services, i->first.first, i->first.second)) {
+      ++i;
+    } else {
+      stop_probe(self, i->second);
+      i = probes.erase(i);
+    }
+  }
+  for (const auto& [id, service] : snapshot.services)
+    for (const auto& endpoint : service.endpoints)
+      if (probes.count(endpoint_key{id, endpoint.url}) == 0)
+        spawn_probe(self, endpoint_key{id, endpoint.url});
+  if (st.options.probing->metrics)
+    st.options.probing->metrics->set_active_probes(probes.size());
+}
+
+/// Forgets a crashed probe; true if `source` was one.
+bool forget_probe(supervisor_state& st, const caf::actor_addr& source) {
+  auto& probes = st.children->probes;
+  for (auto i = probes.begin(); i != probes.end(); ++i) {
+    if (i->second.address() == source) {
+      probes.erase(i);
+      st.probed_generation.reset(); // the next reconcile respawns it
+      return true;
+    }
+  }
+  return false;
 }
 
 /// Lists the backend into the (new) registry after a restart.
@@ -79,6 +158,7 @@ void finish_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopped;
   st.trackers.clear();
+  st.pruned_generation.reset();
   // A failed start is answered only now, so that a caller who retries at
   // once finds the supervisor stopped rather than stopping.
   for (auto& promise : st.pending_starts)
@@ -98,6 +178,7 @@ void finish_stop(supervisor_pointer self) {
 void begin_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopping;
+  stop_all_probes(self);
   if (st.children->registry)
     self->send_exit(st.children->registry, caf::exit_reason::user_shutdown);
   if (st.children->backend)
@@ -209,8 +290,15 @@ void schedule_restart(supervisor_pointer self, child_kind kind) {
 }
 
 bool is_alive(const supervisor_state& st, child_kind kind) {
-  return kind == child_kind::registry ? bool{st.children->registry}
-                                      : bool{st.children->backend};
+  switch (kind) {
+  case child_kind::registry:
+    return bool{st.children->registry};
+  case child_kind::backend:
+    return bool{st.children->backend};
+  case child_kind::probes:
+    break;
+  }
+  return false; // a probe restart always re-checks every endpoint
 }
 
 void restart(supervisor_pointer self, child_kind kind, uint64_t generation) {
@@ -223,6 +311,10 @@ void restart(supervisor_pointer self, child_kind kind, uint64_t generation) {
   auto& bookkeeping = st.restarts[kind];
   bookkeeping.last_restart = self->clock().now();
   ++bookkeeping.count;
+  if (kind == child_kind::probes) {
+    reconcile_probes(self, *st.options.store->current());
+    return;
+  }
   if (kind == child_kind::registry) {
     spawn_registry(self);
     restore_registry(self);
@@ -246,6 +338,8 @@ void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
              msg.source == st.children->backend.address()) {
     st.children->backend = nullptr;
     kind = child_kind::backend;
+  } else if (forget_probe(st, msg.source)) {
+    kind = child_kind::probes;
   } else {
     // A subscriber went away.
     auto& subs = st.subscribers;
@@ -262,6 +356,10 @@ void on_child_down(supervisor_pointer self, const caf::down_msg& msg) {
       finish_stop(self);
     break;
   case lifecycle_state::starting:
+    if (*kind == child_kind::probes) {
+      schedule_restart(self, *kind);
+      break;
+    }
     on_first_sync_failed(
         self, make_error(errc::backend_unavailable,
                          std::string{to_string(*kind)} + " died during start"));
@@ -298,6 +396,9 @@ caf::error cannot_serve(const supervisor_state& st) {
 /// Forgets the verdicts of endpoints that are no longer in `snapshot`, so an
 /// endpoint that comes back starts from Unknown in the threshold machine too.
 void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
+  if (st.pruned_generation == snapshot.backend_generation)
+    return; // only health changed: every tracked endpoint still exists
+  st.pruned_generation = snapshot.backend_generation;
   for (auto i = st.trackers.begin(); i != st.trackers.end();)
     i = has_endpoint(snapshot.services, i->first.first, i->first.second)
             ? std::next(i)
@@ -310,21 +411,38 @@ bool endpoint_known(const supervisor_state& st, const endpoint_key& key) {
   });
 }
 
+/// Applies one check result to the endpoint's threshold machine and tells
+/// the registry when its state or its degraded flag changes.
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
   if (!endpoint_known(st, key))
     return; // a late result for an endpoint that is gone
-  auto tracker = st.trackers.try_emplace(key, st.options.thresholds).first;
-  auto transition = tracker->second.record(outcome.passed);
-  if (!transition || !st.children->registry)
+  auto& tracked =
+      st.trackers
+          .try_emplace(key, tracked_endpoint{endpoint_health_tracker{
+                                st.options.thresholds}})
+          .first->second;
+  auto transition = tracked.tracker.record(outcome.passed);
+  if (outcome.passed)
+    tracked.last_pass_degraded = outcome.degraded;
+  auto state = tracked.tracker.state();
+  bool degraded =
+      state == EndpointHealthStatus::Healthy && tracked.last_pass_degraded;
+  if (!transition && degraded == tracked.reported_degraded)
     return;
-  spdlog::info("endpoint {} of {}: now {} ({})", outcome.endpoint_url,
-               outcome.service_id, to_string(*transition),
-               outcome.passed ? "passing" : outcome.reason);
-  caf::anon_send(st.children->registry,
-                 endpoint_health_changed{key.first, key.second, *transition,
-                                         outcome.reason});
+  tracked.reported_degraded = degraded;
+  if (transition) {
+    if (st.options.probing && st.options.probing->metrics)
+      st.options.probing->metrics->transition();
+    spdlog::info("endpoint {} of {}: now {} ({})", outcome.endpoint_url,
+                 outcome.service_id, to_string(*transition),
+                 outcome.passed ? "passing" : outcome.reason);
+  }
+  if (st.children->registry)
+    self->send(st.children->registry,
+               endpoint_health_changed{key.first, key.second, state,
+                                       outcome.reason, degraded});
 }
 
 } // namespace
@@ -340,6 +458,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       caf::anon_send_exit(children->registry, caf::exit_reason::user_shutdown);
     if (children->backend)
       caf::anon_send_exit(children->backend, caf::exit_reason::user_shutdown);
+    for (auto& [key, handle] : children->probes)
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   });
   return {
       [self](start_atom) { return start(self); },
@@ -401,10 +521,17 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       },
       [self](changed_atom, const SnapshotPtr& snapshot) {
         prune_trackers(self->state, *snapshot);
+        reconcile_probes(self, *snapshot);
       },
       [self](children_atom) {
         return std::make_tuple(self->state.children->registry,
                                self->state.children->backend);
+      },
+      [self](probes_atom) {
+        std::vector<std::string> endpoints;
+        for (auto& [key, handle] : self->state.children->probes)
+          endpoints.push_back(key.first + " " + key.second);
+        return endpoints;
       },
   };
 }

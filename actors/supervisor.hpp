@@ -15,6 +15,7 @@
 
 #include "actors/backend_adapter.hpp"
 #include "actors/endpoint_health_tracker.hpp"
+#include "actors/probe.hpp"
 #include "actors/registry.hpp"
 
 namespace orasi {
@@ -42,11 +43,22 @@ using supervisor_actor = caf::typed_actor<
     // The supervisor's own subscription: prunes verdicts of gone endpoints.
     caf::reacts_to<changed_atom, SnapshotPtr>,
     // Current children, for diagnostics and tests.
-    caf::replies_to<children_atom>::with<registry_actor, backend_actor>>;
+    caf::replies_to<children_atom>::with<registry_actor, backend_actor>,
+    // The endpoints being probed, as "service_id url", for diagnostics.
+    caf::replies_to<probes_atom>::with<std::vector<std::string>>>;
 
 struct restart_policy {
   caf::timespan initial_backoff = std::chrono::milliseconds(100);
   caf::timespan max_backoff = std::chrono::seconds(10);
+};
+
+/// Active health checking; without it endpoints keep the health the backend
+/// declares.
+struct probing_options {
+  std::shared_ptr<const probe_settings> settings;
+  prober_actor prober;
+  std::shared_ptr<probe_metrics> metrics; // may be null
+  uint64_t seed = 0; // each probe's jitter seed derives from it
 };
 
 struct supervisor_options {
@@ -59,6 +71,9 @@ struct supervisor_options {
   /// Upper bound for the first sync of start(); below the facade's request
   /// timeout (30 s), so a slow backend fails start() with its own error.
   caf::timespan sync_timeout = std::chrono::seconds(20);
+  std::optional<probing_options> probing;
+  /// See registry_options::health_batch_window.
+  caf::timespan health_batch_window = std::chrono::milliseconds(10);
 };
 
 /// Restart bookkeeping for one child.
@@ -73,6 +88,14 @@ struct child_restarts {
 struct supervisor_children {
   registry_actor registry; // null while stopped or awaiting restart
   backend_actor backend;   // null while stopped or awaiting restart
+  std::map<endpoint_key, probe_actor> probes; // one per known endpoint
+};
+
+/// The threshold machine of one endpoint plus its degraded flag.
+struct tracked_endpoint {
+  endpoint_health_tracker tracker;
+  bool last_pass_degraded = false; // the last passing check answered 429
+  bool reported_degraded = false;  // what the registry was told
 };
 
 struct supervisor_state {
@@ -86,7 +109,11 @@ struct supervisor_state {
   caf::error start_failure; // answers pending_starts once stopped
   std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
   std::map<child_kind, child_restarts> restarts;
-  std::map<endpoint_key, endpoint_health_tracker> trackers;
+  std::map<endpoint_key, tracked_endpoint> trackers;
+  /// The backend_generation the probes were last matched against.
+  std::optional<uint64_t> probed_generation;
+  /// The backend_generation the trackers were last pruned against.
+  std::optional<uint64_t> pruned_generation;
   std::vector<caf::actor> subscribers;
   static inline const char* name = "orasi.supervisor";
 };

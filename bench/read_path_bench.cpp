@@ -386,7 +386,8 @@ bench_options parse_args(int argc, char** argv) {
 orasi::registry_actor spawn_registry(caf::actor_system& sys,
                                      const orasi::ServiceMap& services) {
   auto registry =
-      sys.spawn(orasi::registry, std::make_shared<orasi::snapshot_store>());
+      sys.spawn(orasi::registry, std::make_shared<orasi::snapshot_store>(),
+                orasi::registry_options{});
   caf::scoped_actor self{sys};
   self->request(registry, caf::infinite, orasi::backend_snapshot{services, 1})
       .receive([](uint64_t) {},

@@ -11,6 +11,9 @@ int main() {
     // Create configuration
     GatewayConfig config;
     config.service_discovery.backend = ServiceDiscoveryBackend::Static;
+    // Nothing listens on the example's endpoint: trust its declared health
+    // instead of probing it (probes would find it Unhealthy).
+    config.service_discovery.health_check.enabled = false;
 
     // Initialize service discovery
     ServiceDiscovery service_discovery{config};

@@ -11,6 +11,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timespan.hpp>
 
+#include "messages/probe_messages.hpp"
 #include "messages/service_info.hpp"
 #include "messages/snapshot.hpp"
 
@@ -33,6 +34,11 @@ using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using lifecycle_atom = caf::atom_constant<caf::atom("lifecycle")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using children_atom = caf::atom_constant<caf::atom("children")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using probes_atom = caf::atom_constant<caf::atom("probes")>;
 
 // -- lifecycle ----------------------------------------------------------------
 
@@ -42,8 +48,8 @@ enum class lifecycle_state : uint8_t { stopped, starting, running, stopping };
 
 const char* to_string(lifecycle_state x);
 
-/// Which supervised child a restart refers to.
-enum class child_kind : uint8_t { registry, backend };
+/// Which supervised child a restart refers to (probes: any crashed probe).
+enum class child_kind : uint8_t { registry, backend, probes };
 
 const char* to_string(child_kind x);
 
@@ -82,6 +88,10 @@ struct probe_outcome {
   caf::timespan latency{0};
   /// Why the check failed ("timeout", "refused", "status 500", ...).
   std::string reason;
+  /// Passed with 429 Too Many Requests: alive but shedding load.
+  bool degraded = false;
+  /// The kind of failure of the deciding attempt (none if passed).
+  probe_failure failure = probe_failure::none;
 };
 
 /// An endpoint's health as decided by the threshold machine.
@@ -90,6 +100,8 @@ struct endpoint_health_changed {
   std::string endpoint_url;
   EndpointHealthStatus status = EndpointHealthStatus::Unknown;
   std::string reason;
+  /// Healthy but shedding load (see probe_outcome::degraded).
+  bool degraded = false;
 };
 
 // -- inspectors ---------------------------------------------------------------
@@ -113,14 +125,14 @@ typename Inspector::result_type inspect(Inspector& f, backend_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
   return f(caf::meta::type_name("probe_outcome"), x.service_id, x.endpoint_url,
-           x.passed, x.status_code, x.latency, x.reason);
+           x.passed, x.status_code, x.latency, x.reason, x.degraded, x.failure);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f,
                                         endpoint_health_changed& x) {
   return f(caf::meta::type_name("endpoint_health_changed"), x.service_id,
-           x.endpoint_url, x.status, x.reason);
+           x.endpoint_url, x.status, x.reason, x.degraded);
 }
 
 } // namespace orasi

@@ -9,19 +9,25 @@ derive_service_health(const std::vector<ServiceEndpoint>& endpoints) {
   if (endpoints.empty())
     return ServiceHealthStatus::Unhealthy;
   size_t healthy = 0;
+  size_t healthy_but_degraded = 0;
   size_t unknown = 0;
   for (const auto& endpoint : endpoints) {
-    if (endpoint.health_status == EndpointHealthStatus::Healthy)
+    if (endpoint.health_status == EndpointHealthStatus::Healthy) {
       ++healthy;
-    else if (endpoint.health_status == EndpointHealthStatus::Unknown)
+      if (endpoint.degraded)
+        ++healthy_but_degraded;
+    } else if (endpoint.health_status == EndpointHealthStatus::Unknown) {
       ++unknown;
+    }
   }
   if (unknown == endpoints.size())
     return ServiceHealthStatus::Unknown;
-  if (healthy == endpoints.size())
-    return ServiceHealthStatus::Healthy;
   if (healthy == 0)
     return ServiceHealthStatus::Unhealthy;
+  if (healthy == healthy_but_degraded)
+    return ServiceHealthStatus::Degraded; // every passing endpoint sheds load
+  if (healthy == endpoints.size())
+    return ServiceHealthStatus::Healthy;
   return ServiceHealthStatus::Degraded;
 }
 

@@ -10,7 +10,8 @@ namespace orasi {
 
 /// Service state from its endpoints (ARCHITECTURE.md, "Semantics"):
 /// none -> Unhealthy; all Unknown -> Unknown; all Healthy -> Healthy;
-/// none Healthy (some known) -> Unhealthy; otherwise Degraded.
+/// none Healthy (some known) -> Unhealthy; otherwise Degraded. Beyond the
+/// spec: if every Healthy endpoint is `degraded` (answering 429), Degraded.
 ServiceHealthStatus
 derive_service_health(const std::vector<ServiceEndpoint>& endpoints);
 

@@ -135,7 +135,8 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
     return field_error(path, "expected an object");
   const auto& obj = json.get_object();
   if (auto err = check_known_fields(
-          obj, path, {"url", "weight", "health_status", "metadata"}, mode))
+          obj, path, {"url", "weight", "health_status", "degraded", "metadata"},
+          mode))
     return err;
   ServiceEndpoint result;
   auto url = decode_required_string(obj, "url", path);
@@ -157,6 +158,11 @@ caf::expected<ServiceEndpoint> decode_endpoint(const json::value& json,
     if (!in_range)
       return field_error(path + ".weight", "out of range 0..4294967295");
     result.weight = static_cast<uint32_t>(weight->to_number<uint64_t>());
+  }
+  if (auto degraded = obj.if_contains("degraded")) {
+    if (!degraded->is_bool())
+      return field_error(path + ".degraded", "expected true or false");
+    result.degraded = degraded->get_bool();
   }
   if (auto err = decode_status_and_metadata(
           obj, path, "Healthy, Unhealthy, Unknown", result))
@@ -183,10 +189,15 @@ caf::error decode_endpoints(const json::value& json, const std::string& path,
 } // namespace
 
 json::value to_json(const ServiceEndpoint& x) {
-  return json::object{{"url", x.url},
+  json::object result{{"url", x.url},
                       {"weight", x.weight},
                       {"health_status", to_string(x.health_status)},
                       {"metadata", metadata_to_json(x.metadata)}};
+  // Only when set, so that values written to a shared backend stay in the
+  // original module's format.
+  if (x.degraded)
+    result["degraded"] = true;
+  return result;
 }
 
 json::value to_json(const ServiceInfo& x) {

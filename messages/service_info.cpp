@@ -4,7 +4,8 @@ namespace orasi {
 
 bool operator==(const ServiceEndpoint& x, const ServiceEndpoint& y) {
   return x.url == y.url && x.weight == y.weight &&
-         x.health_status == y.health_status && x.metadata == y.metadata;
+         x.health_status == y.health_status && x.degraded == y.degraded &&
+         x.metadata == y.metadata;
 }
 
 bool operator==(const ServiceInfo& x, const ServiceInfo& y) {

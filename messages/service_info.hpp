@@ -31,6 +31,9 @@ struct ServiceEndpoint {
   uint32_t weight = 1;
   EndpointHealthStatus health_status = EndpointHealthStatus::Unknown;
   Metadata metadata;
+  /// Beyond the spec (last, so that the spec's aggregate order still
+  /// works): Healthy but shedding load, its last passing check got a 429.
+  bool degraded = false;
 };
 
 /// A service as the backend knows it, with health merged in by the registry.
@@ -65,7 +68,7 @@ bool from_string(const std::string& text, EndpointHealthStatus& out);
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ServiceEndpoint& x) {
   return f(caf::meta::type_name("ServiceEndpoint"), x.url, x.weight,
-           x.health_status, x.metadata);
+           x.health_status, x.degraded, x.metadata);
 }
 
 template <class Inspector>

@@ -19,6 +19,9 @@ struct RegistrySnapshot {
   ServiceMap healthy;
   /// True while the backend is unreachable and `services` is last-known data.
   bool stale = false;
+  /// Increases when the backend's data changed (services or endpoints added,
+  /// removed or edited); health changes alone leave it as it is.
+  uint64_t backend_generation = 0;
 };
 
 using SnapshotPtr = std::shared_ptr<const RegistrySnapshot>;

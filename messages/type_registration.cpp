@@ -22,7 +22,15 @@ const char* to_string(lifecycle_state x) {
 }
 
 const char* to_string(child_kind x) {
-  return x == child_kind::registry ? "registry" : "backend";
+  switch (x) {
+  case child_kind::registry:
+    return "registry";
+  case child_kind::backend:
+    return "backend";
+  case child_kind::probes:
+    break;
+  }
+  return "probes";
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
@@ -39,6 +47,10 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<probe_outcome>("orasi.probe_outcome");
   cfg.add_message_type<endpoint_health_changed>(
       "orasi.endpoint_health_changed");
+  cfg.add_message_type<probe_failure>("orasi.probe_failure");
+  cfg.add_message_type<probe_target>("orasi.probe_target");
+  cfg.add_message_type<attempt_request>("orasi.attempt_request");
+  cfg.add_message_type<attempt_result>("orasi.attempt_result");
   cfg.add_error_category(error_category, [](uint8_t code, caf::atom_value,
                                             const caf::message& context) {
     std::string result = "orasi.";

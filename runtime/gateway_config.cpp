@@ -1,6 +1,7 @@
 #include "runtime/gateway_config.hpp"
 
 #include <cmath>
+#include <cstdio>
 
 #include <arpa/inet.h>
 #include <fstream>
@@ -16,6 +17,19 @@
 namespace json = boost::json;
 
 namespace orasi {
+
+bool HealthCheckConfig::operator==(const HealthCheckConfig& other) const {
+  return timeout == other.timeout &&
+         health_check_path == other.health_check_path &&
+         interval == other.interval && retries == other.retries &&
+         success_threshold == other.success_threshold &&
+         failure_threshold == other.failure_threshold &&
+         expected_statuses == other.expected_statuses &&
+         enabled == other.enabled && jitter_percent == other.jitter_percent &&
+         fast_interval == other.fast_interval &&
+         retry_backoff == other.retry_backoff &&
+         keep_alive == other.keep_alive && tls_verify == other.tls_verify;
+}
 
 const char* to_string(ServiceDiscoveryBackend x) {
   switch (x) {
@@ -149,6 +163,14 @@ public:
     return path_ + "." + std::string{key};
   }
 
+  void read(std::string_view key, bool& out) const {
+    if (auto value = find(key)) {
+      if (!value->is_bool())
+        fail(field(key), "expected true or false");
+      out = value->get_bool();
+    }
+  }
+
   void read(std::string_view key, std::string& out) const {
     if (auto value = find(key)) {
       if (!value->is_string())
@@ -211,16 +233,68 @@ private:
   const json::object* object_ = nullptr;
 };
 
-void read_health_check(const json::value& value, HealthCheckSettings& out) {
+/// One entry of expected_statuses: 204 or "200-299".
+StatusRange read_status_range(const json::value& value,
+                              const std::string& field) {
+  auto in_range = [](int64_t code) { return code >= 100 && code <= 599; };
+  if (value.is_int64() || value.is_uint64()) {
+    auto code = value.is_int64() ? value.get_int64() : -1;
+    if (!in_range(code))
+      fail(field, "not an HTTP status (100..599)");
+    return StatusRange{static_cast<uint16_t>(code),
+                       static_cast<uint16_t>(code)};
+  }
+  if (value.is_string()) {
+    std::string text{value.get_string()};
+    int first = 0;
+    int last = 0;
+    char dash = 0;
+    char extra = 0;
+    if (std::sscanf(text.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) ==
+            3 &&
+        dash == '-' && in_range(first) && in_range(last) && first <= last)
+      return StatusRange{static_cast<uint16_t>(first),
+                         static_cast<uint16_t>(last)};
+    fail(field, "bad status range \"" + text +
+                    "\" (expected e.g. \"200-299\", both in 100..599)");
+  }
+  fail(field, "expected a status (204) or a range (\"200-299\")");
+}
+
+void read_expected_statuses(const object_reader& reader,
+                            std::vector<StatusRange>& out) {
+  auto value = reader.find("expected_statuses");
+  if (!value)
+    return;
+  auto field = reader.field("expected_statuses");
+  if (!value->is_array() || value->get_array().empty())
+    fail(field, "expected a non-empty array of statuses or ranges");
+  out.clear();
+  const auto& array = value->get_array();
+  for (size_t i = 0; i < array.size(); ++i)
+    out.push_back(
+        read_status_range(array[i], field + "[" + std::to_string(i) + "]"));
+}
+
+void read_health_check(const json::value& value, HealthCheckConfig& out) {
   object_reader reader{value, "service_discovery.health_check"};
-  reader.check_known({"path", "timeout", "retries", "success_threshold",
-                      "failure_threshold", "interval"});
-  reader.read("path", out.path);
+  reader.check_known({"enabled", "path", "timeout", "interval", "retries",
+                      "success_threshold", "failure_threshold",
+                      "expected_statuses", "jitter_percent", "fast_interval",
+                      "retry_backoff", "keep_alive", "tls_verify"});
+  reader.read("enabled", out.enabled);
+  reader.read("path", out.health_check_path);
   reader.read("timeout", out.timeout);
+  reader.read("interval", out.interval);
   reader.read("retries", out.retries);
   reader.read("success_threshold", out.success_threshold);
   reader.read("failure_threshold", out.failure_threshold);
-  reader.read("interval", out.interval);
+  read_expected_statuses(reader, out.expected_statuses);
+  reader.read("jitter_percent", out.jitter_percent);
+  reader.read("fast_interval", out.fast_interval);
+  reader.read("retry_backoff", out.retry_backoff);
+  reader.read("keep_alive", out.keep_alive);
+  reader.read("tls_verify", out.tls_verify);
 }
 
 void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
@@ -369,8 +443,21 @@ void GatewayConfig::validate() const {
   check_positive(sd.health_check_interval,
                  "service_discovery.health_check_interval");
   const auto& hc = sd.health_check;
-  if (hc.path.empty() || hc.path.front() != '/')
+  if (hc.health_check_path.empty() || hc.health_check_path.front() != '/')
     fail("service_discovery.health_check.path", "must start with '/'");
+  if (hc.health_check_path.find_first_of(" \r\n#") != std::string::npos)
+    fail("service_discovery.health_check.path",
+         "must not contain spaces, line breaks or '#'");
+  check_positive(hc.fast_interval,
+                 "service_discovery.health_check.fast_interval");
+  if (hc.retry_backoff.count() < 0)
+    fail("service_discovery.health_check.retry_backoff",
+         "must not be negative");
+  if (hc.jitter_percent > 50)
+    fail("service_discovery.health_check.jitter_percent", "must be at most 50");
+  if (hc.expected_statuses.empty())
+    fail("service_discovery.health_check.expected_statuses",
+         "must list at least one status");
   check_positive(hc.timeout, "service_discovery.health_check.timeout");
   if (hc.interval)
     check_positive(*hc.interval, "service_discovery.health_check.interval");
@@ -413,12 +500,7 @@ std::string restart_only_changes(const GatewayConfig& running,
        a.refresh_interval != b.refresh_interval},
       {"service_discovery.health_check_interval",
        a.health_check_interval != b.health_check_interval},
-      {"service_discovery.health_check",
-       ha.path != hb.path || ha.timeout != hb.timeout ||
-           ha.retries != hb.retries ||
-           ha.success_threshold != hb.success_threshold ||
-           ha.failure_threshold != hb.failure_threshold ||
-           ha.interval != hb.interval},
+      {"service_discovery.health_check", ha != hb},
       {"admin.listen", running.admin.listen != next.admin.listen},
       {"logging.level", running.logging.level != next.logging.level},
   };

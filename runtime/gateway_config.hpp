@@ -10,28 +10,14 @@
 #include <vector>
 
 #include "messages/service_info.hpp"
+#include "runtime/health_check_config.hpp"
 
 namespace orasi {
-
-/// Config durations have millisecond resolution ("250ms", "30s", "1.5m").
-using Duration = std::chrono::milliseconds;
 
 enum class ServiceDiscoveryBackend : uint8_t { Static, Etcd, Consul };
 
 /// "static", "etcd", "consul".
 const char* to_string(ServiceDiscoveryBackend x);
-
-/// `service_discovery.health_check`.
-struct HealthCheckSettings {
-  std::string path = "/health";
-  Duration timeout = std::chrono::seconds(5);
-  /// Extra attempts per check after a failed one.
-  uint32_t retries = 3;
-  uint32_t success_threshold = 2;
-  uint32_t failure_threshold = 3;
-  /// Overrides service_discovery.health_check_interval when set.
-  std::optional<Duration> interval;
-};
 
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
@@ -43,7 +29,8 @@ struct ServiceDiscoveryConfig {
   /// Full re-list period (a safety net next to push updates).
   Duration refresh_interval = std::chrono::seconds(30);
   Duration health_check_interval = std::chrono::seconds(10);
-  HealthCheckSettings health_check;
+  /// `service_discovery.health_check`.
+  HealthCheckConfig health_check;
   /// The static backend's services.
   ServiceMap services;
 

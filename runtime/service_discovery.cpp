@@ -11,10 +11,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
+
 #include "actors/supervisor.hpp"
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
+#include "runtime/http_prober_actor.hpp"
 
 namespace orasi {
 
@@ -75,6 +78,28 @@ make_supervisor_options(const GatewayConfig& config,
   options.thresholds.success = sd.health_check.success_threshold;
   options.thresholds.failure = sd.health_check.failure_threshold;
   return options;
+}
+
+probe_settings make_probe_settings(const ServiceDiscoveryConfig& sd) {
+  const auto& hc = sd.health_check;
+  probe_settings settings;
+  settings.path = hc.health_check_path;
+  settings.timeout = hc.timeout;
+  settings.retries = hc.retries;
+  settings.interval = sd.effective_health_check_interval();
+  settings.fast_interval = hc.fast_interval;
+  settings.jitter = hc.jitter_percent / 100.0;
+  settings.retry_backoff = hc.retry_backoff;
+  settings.expected_statuses = hc.expected_statuses;
+  settings.thresholds = {hc.success_threshold, hc.failure_threshold};
+  return settings;
+}
+
+/// The config with `checker`'s policy as its health_check section.
+GatewayConfig with_checker(GatewayConfig config,
+                           const AdvancedHealthChecker& checker) {
+  config.service_discovery.health_check = checker.config();
+  return config;
 }
 
 std::unique_ptr<caf::actor_system_config> make_system_config() {
@@ -174,6 +199,9 @@ struct ServiceDiscovery::impl {
   caf::actor_system* system = nullptr;
   std::shared_ptr<snapshot_store> store = std::make_shared<snapshot_store>();
   supervisor_actor supervisor;
+  prober_actor prober; // null when health checking is off
+  std::shared_ptr<orasi::probe_metrics> metrics =
+      std::make_shared<orasi::probe_metrics>();
   std::mutex callback_mutex;
   std::vector<callback_subscription> callbacks; // guarded by callback_mutex
 
@@ -207,29 +235,58 @@ struct ServiceDiscovery::impl {
       callbacks.clear();
     }
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
+    if (prober)
+      caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
+  }
+
+  /// Spawns the supervisor and, if health checking is on, the prober.
+  void spawn_actors(const GatewayConfig& validated) {
+    config = validated;
+    auto options = make_supervisor_options(config, store);
+    const auto& hc = config.service_discovery.health_check;
+    if (hc.enabled) {
+      http_prober_options engine_options;
+      engine_options.keep_alive = hc.keep_alive;
+      engine_options.tls_verify = hc.tls_verify;
+      prober = system->spawn(http_prober_actor,
+                             std::make_shared<http_prober>(engine_options));
+      probing_options probing;
+      probing.settings = std::make_shared<const probe_settings>(
+          make_probe_settings(config.service_discovery));
+      probing.prober = prober;
+      probing.metrics = metrics;
+      probing.seed = std::random_device{}();
+      options.probing = std::move(probing);
+    }
+    supervisor = system->spawn(orasi::supervisor, std::move(options));
   }
 };
 
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config)
     : impl_(std::make_shared<impl>()) {
   config.validate();
-  impl_->config = config;
   impl_->own_config = make_system_config();
   impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
   impl_->system = impl_->own_system.get();
-  impl_->supervisor = impl_->system->spawn(
-      supervisor, make_supervisor_options(config, impl_->store));
+  impl_->spawn_actors(config);
 }
+
+ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
+                                   const AdvancedHealthChecker& checker)
+    : ServiceDiscovery(with_checker(config, checker)) {}
 
 ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config)
     : impl_(std::make_shared<impl>()) {
   config.validate();
-  impl_->config = config;
   impl_->system = &host;
-  impl_->supervisor =
-      host.spawn(supervisor, make_supervisor_options(config, impl_->store));
+  impl_->spawn_actors(config);
 }
+
+ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
+                                   const GatewayConfig& config,
+                                   const AdvancedHealthChecker& checker)
+    : ServiceDiscovery(host, with_checker(config, checker)) {}
 
 ServiceDiscovery::~ServiceDiscovery() {
   impl_->shutdown();
@@ -328,6 +385,10 @@ void ServiceDiscovery::unsubscribe(const caf::actor& subscriber) {
 
 void ServiceDiscovery::reload() {
   impl_->ask<uint64_t>(reload_atom::value);
+}
+
+ProbeMetrics ServiceDiscovery::probe_metrics() const {
+  return impl_->metrics->read();
 }
 
 caf::actor ServiceDiscovery::actor_handle() const {

@@ -9,9 +9,11 @@
 #include <optional>
 #include <string>
 
+#include "messages/health_types.hpp"
 #include "messages/snapshot.hpp"
 #include "runtime/gateway_config.hpp"
 #include "runtime/gateway_error.hpp"
+#include "runtime/health_checker.hpp"
 
 namespace caf {
 class actor;
@@ -44,11 +46,21 @@ public:
   using Callback = std::function<void(const SnapshotPtr&)>;
 
   /// Runs on its own actor system. Throws GatewayError (config_invalid).
+  /// Endpoints are probed as config.service_discovery.health_check says.
   explicit ServiceDiscovery(const GatewayConfig& config);
+
+  /// Probes endpoints with `checker`'s policy instead of the config's
+  /// health_check section (a HealthChecker is one attempt, thresholds 1/1).
+  /// Without an interval of its own, the checker runs at
+  /// service_discovery.health_check_interval.
+  ServiceDiscovery(const GatewayConfig& config,
+                   const AdvancedHealthChecker& checker);
 
   /// Embeds in a host's actor system. The host should have called
   /// orasi::add_message_types() on its config (messages then print by name).
   ServiceDiscovery(caf::actor_system& host, const GatewayConfig& config);
+  ServiceDiscovery(caf::actor_system& host, const GatewayConfig& config,
+                   const AdvancedHealthChecker& checker);
 
   /// Stops if running.
   ~ServiceDiscovery();
@@ -105,6 +117,9 @@ public:
 
   /// Re-reads the backend now (the static file, on SIGHUP).
   void reload();
+
+  /// Counters of the active health checking (all zero when it is off).
+  ProbeMetrics probe_metrics() const;
 
   /// The supervisor, for host actors: the facade's calls block their thread,
   /// and a blocked actor holds a scheduler worker that orasi's own actors

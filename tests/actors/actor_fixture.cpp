@@ -59,6 +59,9 @@ supervisor_options actor_fixture::make_options() {
   options.thresholds = health_thresholds{2, 3};
   options.restarts.initial_backoff = std::chrono::milliseconds(100);
   options.restarts.max_backoff = std::chrono::milliseconds(800);
+  // Health changes publish after the messages already queued, so that
+  // sched.run() shows them without advancing time.
+  options.health_batch_window = caf::timespan{0};
   return options;
 }
 

@@ -29,8 +29,16 @@ ServiceInfo service(const std::string& name, EndpointHealthStatus status,
   return info;
 }
 
-GatewayConfig config_with(ServiceMap services) {
+/// Probes off: these tests pin the facade on declared endpoint health
+/// (the endpoints do not exist; probes would make them Unhealthy).
+GatewayConfig no_probes() {
   GatewayConfig config;
+  config.service_discovery.health_check.enabled = false;
+  return config;
+}
+
+GatewayConfig config_with(ServiceMap services) {
+  auto config = no_probes();
   config.service_discovery.services = std::move(services);
   return config;
 }
@@ -133,7 +141,7 @@ TEST_CASE("facade: invalid input is rejected with a kind", "[facade]") {
   CHECK(kind_of([&] { ServiceDiscovery discovery{etcd}; }) ==
         errc::config_invalid);
 
-  ServiceDiscovery discovery{GatewayConfig{}};
+  ServiceDiscovery discovery{no_probes()};
   discovery.start();
   auto valid = service("ok", EndpointHealthStatus::Healthy, {"http://h:1"});
   CHECK(kind_of([&] { discovery.register_service("a/b", valid); }) ==
@@ -150,7 +158,7 @@ TEST_CASE("facade: invalid input is rejected with a kind", "[facade]") {
 TEST_CASE("facade: callbacks are called once per version until "
           "unsubscribed",
           "[facade][subscribe]") {
-  ServiceDiscovery discovery{GatewayConfig{}};
+  ServiceDiscovery discovery{no_probes()};
   discovery.start();
   std::mutex mutex;
   std::vector<uint64_t> versions;
@@ -186,7 +194,7 @@ TEST_CASE("facade: embedded in a host actor system, a host actor "
   host_system host_fixture;
   auto& host = host_fixture.system;
   {
-    ServiceDiscovery discovery{host, GatewayConfig{}};
+    ServiceDiscovery discovery{host, no_probes()};
     discovery.start();
     auto log = std::make_shared<version_log>();
     auto watcher = host.spawn(version_logger, log);
@@ -208,7 +216,7 @@ TEST_CASE("facade: embedded in a host actor system, a host actor "
 }
 
 TEST_CASE("facade: many readers while a writer registers", "[facade]") {
-  ServiceDiscovery discovery{GatewayConfig{}};
+  ServiceDiscovery discovery{no_probes()};
   discovery.start();
   std::atomic<bool> done{false};
   std::atomic<uint64_t> reads{0};
@@ -240,7 +248,7 @@ TEST_CASE("facade: many readers while a writer registers", "[facade]") {
 
 TEST_CASE("facade: no callback runs after unsubscribe() returns",
           "[facade][subscribe]") {
-  ServiceDiscovery discovery{GatewayConfig{}};
+  ServiceDiscovery discovery{no_probes()};
   discovery.start();
   std::atomic<bool> unsubscribed{false};
   std::atomic<int> calls{0};
@@ -270,7 +278,7 @@ TEST_CASE("facade: no callback runs after unsubscribe() returns",
 }
 
 TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
-  ServiceDiscovery discovery{GatewayConfig{}};
+  ServiceDiscovery discovery{no_probes()};
   discovery.start();
   Subscription subscription;
   std::atomic<int> calls{0};
@@ -293,7 +301,7 @@ TEST_CASE("facade: a host actor writes through requests, not blocking calls",
           "[facade][embedded]") {
   host_system host_fixture;
   auto& host = host_fixture.system;
-  ServiceDiscovery discovery{host, GatewayConfig{}};
+  ServiceDiscovery discovery{host, no_probes()};
   discovery.start();
   auto version = std::make_shared<std::promise<uint64_t>>();
   auto result = version->get_future();

@@ -15,8 +15,11 @@ namespace {
 
 const std::string launcher = ORASI_LAUNCHER_PATH;
 
+/// Probes are off: these tests pin the admin API on declared health (the
+/// probe tests are in health_check_e2e_test.cpp).
 std::string config_text(const std::string& services_json) {
-  return R"({"service_discovery":{"backend":"static","services":)" +
+  return R"({"service_discovery":{"backend":"static",)"
+         R"("health_check":{"enabled":false},"services":)" +
          services_json +
          R"(},"admin":{"listen":"127.0.0.1:0"},"logging":{"level":"info"}})";
 }

@@ -63,7 +63,7 @@ void check_defaults(const GatewayConfig& config) {
   CHECK(sd.refresh_interval == 30s);
   CHECK(sd.health_check_interval == 10s);
   CHECK(sd.effective_health_check_interval() == 10s);
-  CHECK(sd.health_check.path == "/health");
+  CHECK(sd.health_check.health_check_path == "/health");
   CHECK(sd.health_check.timeout == 5s);
   CHECK(sd.health_check.retries == 3);
   CHECK(sd.health_check.success_threshold == 2);
@@ -101,7 +101,7 @@ TEST_CASE("config: the full example parses with every field", "[config]") {
   CHECK(sd.prefix == "/orasi");
   CHECK(sd.refresh_interval == 30s);
   CHECK(sd.health_check_interval == 10s);
-  CHECK(sd.health_check.path == "/health");
+  CHECK(sd.health_check.health_check_path == "/health");
   CHECK(sd.health_check.timeout == 5s);
   CHECK(sd.health_check.retries == 3);
   CHECK(sd.health_check.success_threshold == 2);
@@ -143,7 +143,7 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   CHECK(sd.prefix == "/custom/prefix");
   CHECK(sd.refresh_interval == 2min);
   CHECK(sd.health_check_interval == 1500ms);
-  CHECK(sd.health_check.path == "/ready");
+  CHECK(sd.health_check.health_check_path == "/ready");
   CHECK(sd.health_check.timeout == 250ms);
   CHECK(sd.health_check.retries == 0);
   CHECK(sd.health_check.success_threshold == 5);

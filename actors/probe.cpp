@@ -1,0 +1,203 @@
+#include "actors/probe.hpp"
+
+#include <algorithm>
+
+#include <caf/event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+namespace orasi {
+
+caf::timespan jittered(caf::timespan base, double jitter,
+                       std::mt19937_64& rng) {
+  if (jitter <= 0)
+    return base;
+  std::uniform_real_distribution<double> factor{1.0 - jitter, 1.0 + jitter};
+  return caf::timespan{static_cast<caf::timespan::rep>(
+      static_cast<double>(base.count()) * factor(rng))};
+}
+
+bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
+                   bool& degraded) {
+  degraded = false;
+  if (std::any_of(
+          expected.begin(), expected.end(),
+          [&](const StatusRange& range) { return range.contains(status); }))
+    return true;
+  // 429 Too Many Requests: the endpoint is alive and answering, only
+  // shedding load. Taking it out would push its share onto the others.
+  if (status == 429) {
+    degraded = true;
+    return true;
+  }
+  return false;
+}
+
+namespace {
+
+const caf::timespan watchdog_grace = std::chrono::seconds(1);
+
+/// The endpoint is Unknown or its last checks disagree with its state: it
+/// is checked at the fast interval until the thresholds decide.
+bool changing_state(const endpoint_health_tracker& tracker) {
+  switch (tracker.state()) {
+  case EndpointHealthStatus::Healthy:
+    return tracker.consecutive_failures() > 0;
+  case EndpointHealthStatus::Unhealthy:
+    return tracker.consecutive_passes() > 0;
+  case EndpointHealthStatus::Unknown:
+    break;
+  }
+  return true;
+}
+
+caf::timespan current_interval(const probe_state& st) {
+  const auto& settings = *st.options.settings;
+  return changing_state(st.tracker)
+             ? std::min(settings.fast_interval, settings.interval)
+             : settings.interval;
+}
+
+void count(probe_state& st, void (probe_metrics::*counter)()) {
+  if (st.options.metrics)
+    ((*st.options.metrics).*counter)();
+}
+
+void send_attempt(probe_pointer self) {
+  auto& st = self->state;
+  ++st.attempts_made;
+  st.attempt_id = (st.check_number << 8) | st.attempts_made;
+  count(st, &probe_metrics::attempt_sent);
+  attempt_request request{st.attempt_id, *st.target,
+                          st.options.settings->timeout};
+  self->send(st.options.prober, std::move(request),
+             caf::actor_cast<caf::actor>(self));
+  self->delayed_send(self, st.options.settings->timeout + watchdog_grace,
+                     watchdog_atom::value, st.attempt_id);
+}
+
+/// Ends the current check: reports it and schedules the next one, measured
+/// from this check's start so that slow checks do not drift the schedule.
+void finish_check(probe_pointer self, probe_outcome outcome) {
+  auto& st = self->state;
+  st.checking = false;
+  st.attempt_id = 0;
+  if (st.options.metrics)
+    st.options.metrics->check_done(outcome.passed, outcome.degraded);
+  st.tracker.record(outcome.passed);
+  self->send(st.options.listener, std::move(outcome));
+  auto due =
+      st.check_started +
+      jittered(current_interval(st), st.options.settings->jitter, st.random);
+  auto delay =
+      std::max(caf::timespan{0}, caf::timespan{due - self->clock().now()});
+  self->delayed_send(self, delay, check_atom::value);
+}
+
+probe_outcome make_outcome(const probe_state& st) {
+  probe_outcome outcome;
+  outcome.service_id = st.options.service_id;
+  outcome.endpoint_url = st.options.endpoint_url;
+  return outcome;
+}
+
+void begin_check(probe_pointer self) {
+  auto& st = self->state;
+  if (st.checking)
+    return;
+  st.checking = true;
+  ++st.check_number;
+  st.attempts_made = 0;
+  st.check_started = self->clock().now();
+  if (!st.target) {
+    if (st.options.metrics)
+      st.options.metrics->attempt_failed(probe_failure::invalid_url);
+    auto outcome = make_outcome(st);
+    outcome.failure = probe_failure::invalid_url;
+    outcome.reason = "invalid URL: " + st.target_error;
+    finish_check(self, std::move(outcome));
+    return;
+  }
+  send_attempt(self);
+}
+
+/// Judges one answered (or unanswered) attempt: ends the check on a pass or
+/// after the last attempt, otherwise retries after a short backoff.
+void on_attempt_result(probe_pointer self, attempt_result& result) {
+  auto& st = self->state;
+  if (!st.checking || result.attempt_id != st.attempt_id)
+    return; // late answer to an attempt that was already given up
+  st.attempt_id = 0;
+  auto outcome = make_outcome(st);
+  outcome.status_code = result.status;
+  outcome.latency = result.latency;
+  outcome.failure = result.failure;
+  if (result.failure == probe_failure::none) {
+    outcome.passed =
+        status_passes(result.status, st.options.settings->expected_statuses,
+                      outcome.degraded);
+    if (!outcome.passed) {
+      outcome.failure = probe_failure::status;
+      outcome.reason = "status " + std::to_string(result.status);
+    }
+  } else {
+    outcome.reason =
+        result.detail.empty() ? to_string(result.failure) : result.detail;
+  }
+  if (outcome.passed) {
+    count(st, &probe_metrics::attempt_passed);
+    finish_check(self, std::move(outcome));
+    return;
+  }
+  if (st.options.metrics)
+    st.options.metrics->attempt_failed(outcome.failure);
+  if (st.attempts_made > st.options.settings->retries) {
+    finish_check(self, std::move(outcome));
+    return;
+  }
+  self->delayed_send(self, st.options.settings->retry_backoff,
+                     retry_atom::value, st.check_number);
+}
+
+} // namespace
+
+probe_actor::behavior_type probe(probe_pointer self, probe_options options) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.random.seed(st.options.seed);
+  st.tracker = endpoint_health_tracker{st.options.settings->thresholds};
+  st.target = make_probe_target(st.options.endpoint_url,
+                                st.options.settings->path, st.target_error);
+  if (!st.target)
+    spdlog::warn("endpoint {} of {} cannot be probed: {}",
+                 st.options.endpoint_url, st.options.service_id,
+                 st.target_error);
+  // A random first check within one (fast) interval spreads the probes of
+  // many endpoints that appear together.
+  auto first_window = std::min(st.options.settings->fast_interval,
+                               st.options.settings->interval);
+  std::uniform_int_distribution<caf::timespan::rep> offset{
+      0, std::max<caf::timespan::rep>(0, first_window.count() - 1)};
+  self->delayed_send(self, caf::timespan{offset(st.random)}, check_atom::value);
+  return {
+      [self](check_atom) { begin_check(self); },
+      [self](retry_atom, uint64_t check_number) {
+        auto& st = self->state;
+        if (st.checking && check_number == st.check_number)
+          send_attempt(self);
+      },
+      [self](attempt_result& result) { on_attempt_result(self, result); },
+      [self](watchdog_atom, uint64_t attempt_id) {
+        if (attempt_id != self->state.attempt_id)
+          return;
+        attempt_result silence;
+        silence.attempt_id = attempt_id;
+        silence.failure = probe_failure::timeout;
+        silence.latency =
+            self->state.options.settings->timeout + watchdog_grace;
+        silence.detail = "the prober did not answer";
+        on_attempt_result(self, silence);
+      },
+  };
+}
+
+} // namespace orasi

@@ -1,0 +1,57 @@
+// Plain health-check types shared by the public API and the actors; no CAF
+// headers, so that the facade's users do not compile them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace orasi {
+
+/// Why an attempt produced no usable response, or `none` if it did.
+enum class probe_failure : uint8_t {
+  none,           // a complete response arrived; see attempt_result::status
+  timeout,        // the attempt's deadline passed (connect, send or receive)
+  refused,        // connection refused
+  status,         // a response whose status is not expected (probe actor)
+  body_too_large, // the body exceeded the engine's cap; connection dropped
+  protocol_error, // not HTTP/1.x, bad status line, closed mid-response
+  connection,     // reset, unreachable or another socket error
+  resolve,        // the host name did not resolve
+  tls,            // TLS handshake failed
+  invalid_url,    // the endpoint URL cannot be probed
+};
+
+/// "timeout", "refused", "status", "body_too_large", "protocol_error", ...
+const char* to_string(probe_failure x);
+
+/// An inclusive range of HTTP statuses that pass a check, e.g. 200-299.
+struct StatusRange {
+  uint16_t first = 200;
+  uint16_t last = 299;
+
+  bool contains(uint16_t status) const {
+    return status >= first && status <= last;
+  }
+  bool operator==(const StatusRange& other) const {
+    return first == other.first && last == other.last;
+  }
+};
+
+/// A consistent-enough copy of the counters (each counter is exact; they
+/// are read one after the other).
+struct ProbeMetrics {
+  uint64_t attempts_sent = 0;   // HTTP attempts started
+  uint64_t attempts_passed = 0; // attempts that passed
+  /// Failed attempts by reason: "timeout", "refused", "status",
+  /// "body_too_large", "protocol_error", "connection", "resolve", "tls",
+  /// "invalid_url". Every reason is present, zeros included.
+  std::map<std::string, uint64_t> attempts_failed;
+  uint64_t checks_passed = 0;   // checks (1 + retries attempts) that passed
+  uint64_t checks_failed = 0;   // checks whose every attempt failed
+  uint64_t checks_degraded = 0; // passing checks answered with 429
+  uint64_t transitions = 0;     // endpoint state changes by the thresholds
+  uint64_t active_probes = 0;   // endpoints being probed now
+};
+
+} // namespace orasi

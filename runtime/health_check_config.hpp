@@ -1,0 +1,60 @@
+// HealthCheckConfig: how endpoints are actively checked. The spec's fields
+// come first, in the spec's order, so that
+//   HealthCheckConfig{timeout, path, interval, retries, success, failure}
+// reads as in the original module.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "messages/health_types.hpp"
+
+namespace orasi {
+
+/// Config durations have millisecond resolution ("250ms", "30s", "1.5m").
+using Duration = std::chrono::milliseconds;
+
+struct HealthCheckConfig {
+  /// Per attempt: connect + send + receive.
+  Duration timeout = std::chrono::seconds(5);
+  /// Joined to each endpoint URL ("http://h:80/api" -> "/api/health").
+  std::string health_check_path = "/health";
+  /// Between checks of one endpoint. Unset: the gateway config's
+  /// service_discovery.health_check_interval.
+  std::optional<Duration> interval;
+  /// Extra attempts after a failed one within one check.
+  uint32_t retries = 3;
+  /// Consecutive passing checks that make an endpoint Healthy.
+  uint32_t success_threshold = 2;
+  /// Consecutive failing checks that make an endpoint Unhealthy.
+  uint32_t failure_threshold = 3;
+  /// Statuses that pass (default 200-299). 429 always passes, degraded.
+  std::vector<StatusRange> expected_statuses{StatusRange{200, 299}};
+
+  // -- beyond the spec ------------------------------------------------------
+
+  /// false: no probes; endpoints keep the health the backend declares.
+  bool enabled = true;
+  /// Each wait is interval * (1 +- jitter_percent / 100), so that endpoints
+  /// added together do not stay in lockstep.
+  uint32_t jitter_percent = 10;
+  /// The interval while an endpoint is Unknown or changing state (HAProxy's
+  /// fastinter); capped at the interval.
+  Duration fast_interval = std::chrono::seconds(1);
+  /// The pause before a retry within one check.
+  Duration retry_backoff = std::chrono::milliseconds(100);
+  /// Reuse one connection per endpoint between checks.
+  bool keep_alive = true;
+  /// Verify https certificates (off: a check tests liveness, not trust).
+  bool tls_verify = false;
+
+  bool operator==(const HealthCheckConfig& other) const;
+  bool operator!=(const HealthCheckConfig& other) const {
+    return !(*this == other);
+  }
+};
+
+} // namespace orasi
