@@ -1,5 +1,7 @@
 #include "actor_fixture.hpp"
 
+#include <algorithm>
+
 #include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
@@ -13,6 +15,48 @@ caf::actor_system_config& deterministic(caf::actor_system_config& cfg) {
   cfg.set("logger.file-verbosity", caf::atom("quiet"));
   cfg.set("logger.console-verbosity", caf::atom("quiet"));
   return cfg;
+}
+
+} // namespace
+
+size_t prober_script::count(const std::string& text) const {
+  return static_cast<size_t>(std::count_if(
+      attempts.begin(), attempts.end(), [&](const scripted_attempt& attempt) {
+        return to_url(attempt.request.target).find(text) != std::string::npos;
+      }));
+}
+
+attempt_result answer_status(uint16_t status) {
+  attempt_result result;
+  result.status = status;
+  result.latency = std::chrono::milliseconds(1);
+  return result;
+}
+
+attempt_result answer_failure(probe_failure failure) {
+  attempt_result result;
+  result.failure = failure;
+  result.latency = std::chrono::milliseconds(1);
+  result.detail = to_string(failure);
+  return result;
+}
+
+namespace {
+
+prober_actor::behavior_type
+scripted_prober(prober_actor::pointer self,
+                std::shared_ptr<prober_script> script) {
+  return {
+      [self, script](attempt_request& request, caf::actor& reply_to) {
+        script->attempts.push_back(
+            scripted_attempt{request, reply_to, self->clock().now()});
+        if (!script->responder)
+          return;
+        auto result = script->responder(to_url(request.target));
+        result.attempt_id = request.attempt_id;
+        caf::anon_send(reply_to, std::move(result));
+      },
+  };
 }
 
 } // namespace
@@ -41,6 +85,8 @@ actor_fixture::actor_fixture()
 actor_fixture::~actor_fixture() {
   for (auto& sup : supervisors)
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  if (prober)
+    caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
   sched.run();
 }
 
@@ -87,6 +133,58 @@ lifecycle_state actor_fixture::lifecycle(const supervisor_actor& sup) {
 
 void actor_fixture::advance(caf::timespan delta) {
   sched.advance_time(delta);
+  sched.run();
+}
+
+void actor_fixture::run_for(caf::timespan duration, caf::timespan step) {
+  for (caf::timespan passed{0}; passed < duration; passed += step)
+    advance(step);
+}
+
+probe_settings actor_fixture::test_probe_settings() {
+  probe_settings settings;
+  settings.path = "/health";
+  settings.timeout = std::chrono::seconds(2);
+  settings.retries = 1;
+  settings.interval = std::chrono::seconds(10);
+  settings.fast_interval = std::chrono::seconds(1);
+  settings.jitter = 0;
+  settings.retry_backoff = std::chrono::milliseconds(100);
+  settings.thresholds = health_thresholds{2, 3};
+  return settings;
+}
+
+void actor_fixture::start_prober() {
+  if (!prober)
+    prober = sys.spawn(scripted_prober, script);
+}
+
+supervisor_options
+actor_fixture::make_probing_options(probe_settings settings) {
+  start_prober();
+  auto options = make_options();
+  options.thresholds = settings.thresholds;
+  probing_options probing;
+  probing.settings =
+      std::make_shared<const probe_settings>(std::move(settings));
+  probing.prober = prober;
+  probing.metrics = metrics;
+  probing.seed = 42;
+  options.probing = std::move(probing);
+  return options;
+}
+
+supervisor_actor
+actor_fixture::spawn_probing_supervisor(probe_settings settings) {
+  supervisors.push_back(
+      sys.spawn(supervisor, make_probing_options(std::move(settings))));
+  return supervisors.back();
+}
+
+void actor_fixture::answer(const scripted_attempt& attempt,
+                           attempt_result result) {
+  result.attempt_id = attempt.request.attempt_id;
+  caf::anon_send(attempt.reply_to, std::move(result));
   sched.run();
 }
 

@@ -14,6 +14,8 @@
 #include <caf/scoped_actor.hpp>
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "actors/supervisor.hpp"
 #include "messages/errors.hpp"
 #include "messages/type_registration.hpp"
@@ -61,6 +63,28 @@ public:
   }
 };
 
+/// One attempt the scripted prober received.
+struct scripted_attempt {
+  attempt_request request;
+  caf::actor reply_to;
+  caf::actor_clock::time_point at; // simulated time of arrival
+};
+
+/// The prober's script: every attempt is recorded; if `responder` is set,
+/// it answers at once, otherwise the test answers with answer().
+struct prober_script {
+  std::vector<scripted_attempt> attempts;
+  /// The result for an attempt against `url` (the probe_target's URL).
+  std::function<attempt_result(const std::string& url)> responder;
+
+  /// Attempts whose target URL contains `text`.
+  size_t count(const std::string& text) const;
+};
+
+/// An attempt_result with `status` (failure none) or with `failure`.
+attempt_result answer_status(uint16_t status);
+attempt_result answer_failure(probe_failure failure);
+
 /// A service with the given endpoint urls, all with `status`.
 ServiceInfo
 make_service(const std::string& name, std::vector<std::string> urls,
@@ -107,6 +131,35 @@ public:
 
   /// Advances simulated time by `delta`, then runs every actor until idle.
   void advance(caf::timespan delta);
+
+  /// Advances in `step`s for `duration`, running actors after each step,
+  /// so that timers set along the way fire too.
+  void run_for(caf::timespan duration,
+               caf::timespan step = std::chrono::milliseconds(10));
+
+  caf::actor_clock::time_point now() { return sched.clock().now(); }
+
+  // -- probing -----------------------------------------------------------
+
+  std::shared_ptr<prober_script> script = std::make_shared<prober_script>();
+  prober_actor prober;
+  std::shared_ptr<probe_metrics> metrics = std::make_shared<probe_metrics>();
+
+  /// Probe settings for tests: interval 10s, fast 1s, no jitter, timeout
+  /// 2s, 1 retry after 100ms, thresholds 2/3.
+  static probe_settings test_probe_settings();
+
+  /// Spawns the scripted prober (once).
+  void start_prober();
+
+  /// make_options() with probing through the scripted prober.
+  supervisor_options make_probing_options(probe_settings settings);
+
+  /// Spawns a supervisor with probing (shut down at the end).
+  supervisor_actor spawn_probing_supervisor(probe_settings settings);
+
+  /// Sends `result` as the answer to `attempt` and runs every actor.
+  void answer(const scripted_attempt& attempt, attempt_result result);
 };
 
 /// Spawns an actor that records every version it is notified of.

@@ -1,0 +1,195 @@
+// Active health checking through the supervisor, in simulated time: one
+// probe per endpoint, probes follow the backend, and probe results move
+// endpoints and services through their states with exact thresholds.
+#include "actor_fixture.hpp"
+
+#include <caf/send.hpp>
+
+using namespace orasi;
+using namespace orasi::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string url_a = "http://10.0.0.1:80";
+const std::string url_b = "http://10.0.0.2:80";
+
+struct probing_fixture : actor_fixture {
+  supervisor_actor sup;
+  std::map<std::string, uint16_t> statuses; // by endpoint; default 200
+
+  probing_fixture() {
+    script->responder = [this](const std::string& url) {
+      for (auto& [endpoint, status] : statuses)
+        if (url.rfind(endpoint, 0) == 0)
+          return answer_status(status);
+      return answer_status(200);
+    };
+  }
+
+  void start(probe_settings settings = test_probe_settings()) {
+    sup = spawn_probing_supervisor(std::move(settings));
+    REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  }
+
+  std::vector<std::string> probes() {
+    auto result = ask<std::vector<std::string>>(sup, probes_atom::value);
+    REQUIRE(result);
+    return *result;
+  }
+
+  const ServiceInfo& service(const std::string& id) {
+    snapshot = store->load();
+    return snapshot->services.at(id);
+  }
+
+  /// Runs until the endpoint's next check has completed.
+  void run_checks(const std::string& url, size_t checks) {
+    auto target = script->count(url) + checks;
+    for (int guard = 0; script->count(url) < target; ++guard) {
+      REQUIRE(guard < 10'000);
+      advance(10ms);
+    }
+    advance(20ms); // the outcome reaches the registry and is published
+  }
+
+  SnapshotPtr snapshot;
+};
+
+} // namespace
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: endpoints start Unknown whatever the backend "
+                 "declares, one probe each",
+                 "[probing]") {
+  source->services["api-1"] =
+      make_service("api", {url_a, url_b}, EndpointHealthStatus::Healthy);
+  start();
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unknown);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unknown);
+  CHECK(probes() ==
+        std::vector<std::string>{"api-1 " + url_a, "api-1 " + url_b});
+  CHECK(metrics->read().active_probes == 2);
+  CHECK(store->load()->healthy.empty());
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: success_threshold passing checks make an endpoint "
+                 "Healthy, not one fewer",
+                 "[probing][thresholds]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  start(); // thresholds 2/3
+  run_checks(url_a, 1);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unknown);
+  run_checks(url_a, 1);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Healthy);
+  CHECK(store->load()->healthy.count("api-1") == 1);
+  CHECK(metrics->read().transitions == 1);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: a service goes Healthy, Degraded, Unhealthy and "
+                 "Healthy again",
+                 "[probing][thresholds]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  auto settings = test_probe_settings();
+  settings.retries = 0; // one attempt per check: checks = attempts
+  start(settings);
+  run_checks(url_a, 2);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+
+  // 429: still passing, so still Healthy and routable, but degraded; the
+  // only passing endpoint is degraded, so the service is Degraded at once.
+  statuses[url_a] = 429;
+  run_checks(url_a, 1);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Degraded);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Healthy);
+  CHECK(service("api-1").endpoints.at(0).degraded);
+  CHECK(store->load()->healthy.count("api-1") == 1);
+
+  // 500: failure_threshold (3) failing checks, exactly.
+  statuses[url_a] = 500;
+  run_checks(url_a, 2);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Degraded);
+  run_checks(url_a, 1);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unhealthy);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unhealthy);
+  CHECK_FALSE(service("api-1").endpoints.at(0).degraded);
+  CHECK(store->load()->healthy.empty());
+
+  // 200: success_threshold (2) passing checks, exactly.
+  statuses[url_a] = 200;
+  run_checks(url_a, 1);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unhealthy);
+  run_checks(url_a, 1);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  CHECK_FALSE(service("api-1").endpoints.at(0).degraded);
+  CHECK(metrics->read().transitions == 3);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: one failing endpoint of two makes the service "
+                 "Degraded and leaves the other routable",
+                 "[probing]") {
+  source->services["api-1"] = make_service("api", {url_a, url_b});
+  statuses[url_b] = 503;
+  start();
+  run_for(30s);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Degraded);
+  auto routable = store->load()->healthy.at("api-1").endpoints;
+  REQUIRE(routable.size() == 1);
+  CHECK(routable.front().url == url_a);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: removing an endpoint stops its probe, adding one "
+                 "starts a probe",
+                 "[probing]") {
+  source->services["api-1"] = make_service("api", {url_a, url_b});
+  start();
+  run_for(15s);
+  REQUIRE(script->count(url_b) > 0);
+  source->services["api-1"] = make_service("api", {url_a});
+  REQUIRE(ask<uint64_t>(sup, reload_atom::value));
+  CHECK(probes() == std::vector<std::string>{"api-1 " + url_a});
+  auto checks_of_b = script->count(url_b);
+  auto checks_of_a = script->count(url_a);
+  run_for(60s);
+  CHECK(script->count(url_b) == checks_of_b); // its probe is gone
+  CHECK(script->count(url_a) > checks_of_a);
+  CHECK(metrics->read().active_probes == 1);
+
+  ServiceInfo web = make_service("web", {url_b});
+  REQUIRE(ask<uint64_t>(sup, register_atom::value, std::string{"web-1"}, web));
+  CHECK(probes().size() == 2);
+  run_for(15s);
+  CHECK(script->count(url_b) > checks_of_b);
+  CHECK(service("web-1").health_status == ServiceHealthStatus::Healthy);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: stop ends every probe, start begins again from "
+                 "Unknown",
+                 "[probing][lifecycle]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  start();
+  run_for(15s);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  REQUIRE(ask<caf::ok_atom>(sup, stop_atom::value));
+  CHECK(probes().empty());
+  auto attempts = script->attempts.size();
+  run_for(30s);
+  CHECK(script->attempts.size() == attempts);
+  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  CHECK(probes().size() == 1);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unknown);
+  run_checks(url_a, 2);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Healthy);
+}
