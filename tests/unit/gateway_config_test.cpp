@@ -3,6 +3,7 @@
 
 #include "runtime/gateway_config.hpp"
 #include "runtime/gateway_error.hpp"
+#include "runtime/health_checker.hpp"
 #include "unit/unit_support.hpp"
 
 namespace Catch {
@@ -199,6 +200,48 @@ TEST_CASE("config: health_check.interval overrides health_check_interval",
     sd.health_check.interval = 9s;
     CHECK(sd.effective_health_check_interval() == 9s);
   }
+}
+
+TEST_CASE("config: the probing fields beyond the spec", "[config]") {
+  auto defaults = GatewayConfig{}.service_discovery.health_check;
+  CHECK(defaults.enabled);
+  CHECK(defaults.jitter_percent == 10);
+  CHECK(defaults.fast_interval == 1s);
+  CHECK(defaults.retry_backoff == 100ms);
+  CHECK(defaults.keep_alive);
+  CHECK_FALSE(defaults.tls_verify);
+  CHECK(defaults.expected_statuses == std::vector<StatusRange>{{200, 299}});
+  auto config = GatewayConfig::from_json(
+      R"({"service_discovery":{"health_check":{"enabled":false,
+        "jitter_percent":25,"fast_interval":"500ms","retry_backoff":"0ms",
+        "keep_alive":false,"tls_verify":true,
+        "expected_statuses":[204,"300-399"]}}})");
+  const auto& hc = config.service_discovery.health_check;
+  CHECK_FALSE(hc.enabled);
+  CHECK(hc.jitter_percent == 25);
+  CHECK(hc.fast_interval == 500ms);
+  CHECK(hc.retry_backoff == 0ms);
+  CHECK_FALSE(hc.keep_alive);
+  CHECK(hc.tls_verify);
+  CHECK(hc.expected_statuses ==
+        std::vector<StatusRange>{{204, 204}, {300, 399}});
+  CHECK(hc != defaults);
+}
+
+TEST_CASE("config: the spec's checkers carry their policy", "[config]") {
+  HealthChecker basic{3s, "/ping"};
+  CHECK(basic.config().timeout == 3s);
+  CHECK(basic.config().health_check_path == "/ping");
+  CHECK(basic.config().retries == 0);
+  CHECK(basic.config().success_threshold == 1);
+  CHECK(basic.config().failure_threshold == 1);
+  CHECK_FALSE(basic.config().interval);
+  AdvancedHealthChecker advanced{
+      HealthCheckConfig{5s, "/health", 30s, 3, 2, 3}};
+  CHECK(advanced.config().interval == Duration{30s});
+  CHECK(advanced.config().retries == 3);
+  CHECK(advanced.config().success_threshold == 2);
+  CHECK(advanced.config().failure_threshold == 3);
 }
 
 TEST_CASE("config: the static backend ignores its endpoints list", "[config]") {

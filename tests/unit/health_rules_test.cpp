@@ -61,6 +61,32 @@ TEST_CASE("health rules: derive_service_health covers every case",
   CHECK(derive_service_health(endpoints_with(input)) == expected);
 }
 
+TEST_CASE("health rules: a service whose only passing endpoints are "
+          "degraded (429) is Degraded",
+          "[health_rules]") {
+  auto degraded = [](ServiceEndpoint x) {
+    x.degraded = true;
+    return x;
+  };
+  auto healthy = endpoint("http://10.0.0.1:80", H);
+  auto shedding = degraded(endpoint("http://10.0.0.2:80", H));
+  auto down = endpoint("http://10.0.0.3:80", U);
+  using S = ServiceHealthStatus;
+  CHECK(derive_service_health({shedding}) == S::Degraded);
+  CHECK(derive_service_health({shedding, shedding}) == S::Degraded);
+  CHECK(derive_service_health({shedding, down}) == S::Degraded);
+  // One endpoint passes without shedding load: the usual rules apply.
+  CHECK(derive_service_health({healthy, shedding}) == S::Healthy);
+  CHECK(derive_service_health({healthy, shedding, down}) == S::Degraded);
+  // Degraded endpoints stay routable: they answer.
+  ServiceMap services{
+      {"api-1", ServiceInfo{"api", {shedding, down}, S::Degraded, {}}}};
+  auto routable = routable_view(services);
+  REQUIRE(routable.count("api-1") == 1);
+  CHECK(routable.at("api-1").endpoints.size() == 1);
+  CHECK(routable.at("api-1").endpoints.at(0).degraded);
+}
+
 TEST_CASE("health rules: the order of endpoints does not matter",
           "[health_rules]") {
   auto endpoints = endpoints_with({U, H, K, H});
