@@ -43,6 +43,38 @@ void serve_healthz(ServiceDiscovery& discovery, httplib::Response& res) {
   send_json(res, running ? 200 : 503, body, snapshot->version);
 }
 
+/// The health-check counters as JSON (a Prometheus rendering belongs to the
+/// operator surface).
+void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
+  auto snapshot = discovery.snapshot();
+  auto metrics = discovery.probe_metrics();
+  json::object failed;
+  for (const auto& [reason, count] : metrics.attempts_failed)
+    failed[reason] = count;
+  size_t endpoints = 0;
+  for (const auto& [id, service] : snapshot->services)
+    endpoints += service.endpoints.size();
+  json::object probes{
+      {"enabled", discovery.config().service_discovery.health_check.enabled},
+      {"active_probes", metrics.active_probes},
+      {"attempts_sent", metrics.attempts_sent},
+      {"attempts_passed", metrics.attempts_passed},
+      {"attempts_failed", std::move(failed)},
+      {"checks_passed", metrics.checks_passed},
+      {"checks_failed", metrics.checks_failed},
+      {"checks_degraded", metrics.checks_degraded},
+      {"transitions", metrics.transitions}};
+  json::object registry{{"version", snapshot->version},
+                        {"stale", snapshot->stale},
+                        {"services", snapshot->services.size()},
+                        {"endpoints", endpoints},
+                        {"routable_services", snapshot->healthy.size()}};
+  send_json(res, 200,
+            json::object{{"probes", std::move(probes)},
+                         {"registry", std::move(registry)}},
+            snapshot->version);
+}
+
 } // namespace
 
 struct AdminServer::routes {
@@ -83,6 +115,10 @@ void AdminServer::start() {
            [&discovery](const httplib::Request&, httplib::Response& res) {
              auto snapshot = discovery.snapshot();
              send_json(res, 200, to_json(snapshot->healthy), snapshot->version);
+           });
+  http.Get("/v1/metrics",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             serve_metrics(discovery, res);
            });
   http.Get("/healthz",
            [&discovery](const httplib::Request&, httplib::Response& res) {

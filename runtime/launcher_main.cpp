@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include "runtime/admin_server.hpp"
 #include "runtime/default_config.hpp"
@@ -150,9 +151,24 @@ void wait_for_shutdown(const sigset_t& signals,
   }
 }
 
+/// Keep-alive probes hold one socket per endpoint: lift the soft limit on
+/// open files to the hard limit, as daemons with many sockets do (the
+/// default soft limit of 1024 would cap the fleet at about a thousand).
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max)
+    return;
+  auto wanted = limit;
+  wanted.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &wanted) != 0)
+    spdlog::warn("cannot raise the open-file limit from {}",
+                 static_cast<unsigned long long>(limit.rlim_cur));
+}
+
 int run(const launcher_args& args, const sigset_t& signals) {
   auto config = load_config(args);
   spdlog::set_level(spdlog::level::from_str(config.logging.level));
+  raise_open_file_limit();
   spdlog::info("orasi-discovery starting ({} backend, config: {})",
                to_string(config.service_discovery.backend),
                args.config_file.empty() ? "embedded demo" : args.config_file);
