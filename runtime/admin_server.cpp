@@ -152,6 +152,9 @@ void AdminServer::start() {
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   http.set_read_timeout(std::chrono::seconds(5));
+  // stop() waits for idle keep-alive connections (our own probes keep one
+  // to /healthz open): a short idle timeout keeps shutdown prompt.
+  http.set_keep_alive_timeout(1);
   http.set_write_timeout(std::chrono::seconds(5));
   http.set_payload_max_length(64 * 1024);
   if (port_ == 0) {
