@@ -1,0 +1,189 @@
+// Active health checking end to end: the real facade, the real Asio prober
+// and real HTTP servers on loopback that misbehave on purpose.
+#include <filesystem>
+
+#include <catch2/catch.hpp>
+
+#include "runtime/service_discovery.hpp"
+#include "support/http_test_server.hpp"
+#include "test_support.hpp"
+
+using namespace orasi;
+using namespace std::chrono_literals;
+using test::http_test_server;
+using test::server_behavior;
+
+namespace {
+
+/// Fast checks so that every state is reached within a second or two.
+GatewayConfig fast_probing() {
+  GatewayConfig config;
+  auto& hc = config.service_discovery.health_check;
+  hc.health_check_path = "/health";
+  hc.interval = 200ms;
+  hc.fast_interval = 50ms;
+  hc.timeout = 200ms;
+  hc.retries = 1;
+  hc.retry_backoff = 10ms;
+  hc.success_threshold = 2;
+  hc.failure_threshold = 2;
+  return config;
+}
+
+std::string url_of(const http_test_server& server) {
+  return "http://" + server.host() + ":" + std::to_string(server.port());
+}
+
+ServiceInfo one_endpoint(const std::string& name, const std::string& url) {
+  ServiceInfo info;
+  info.name = name;
+  info.endpoints.push_back(
+      ServiceEndpoint{url, 1, EndpointHealthStatus::Healthy, {}});
+  return info;
+}
+
+size_t open_fds() {
+  size_t count = 0;
+  for ([[maybe_unused]] auto& entry :
+       std::filesystem::directory_iterator{"/proc/self/fd"})
+    ++count;
+  return count;
+}
+
+struct probed_fleet {
+  std::vector<std::unique_ptr<http_test_server>> servers;
+  GatewayConfig config = fast_probing();
+
+  /// A server with `behavior` as service `id`'s only endpoint.
+  void add(const std::string& id, server_behavior behavior) {
+    test::http_test_server_options options;
+    options.behavior = std::move(behavior);
+    servers.push_back(std::make_unique<http_test_server>(options));
+    config.service_discovery.services[id] =
+        one_endpoint(id, url_of(*servers.back()));
+  }
+
+  void add_url(const std::string& id, const std::string& url) {
+    config.service_discovery.services[id] = one_endpoint(id, url);
+  }
+};
+
+EndpointHealthStatus endpoint_state(const ServiceDiscovery& discovery,
+                                    const std::string& id) {
+  auto service = discovery.get_service(id);
+  return service ? service->endpoints.at(0).health_status
+                 : EndpointHealthStatus::Unknown;
+}
+
+} // namespace
+
+TEST_CASE("health checks: each kind of endpoint ends in the right state",
+          "[health][e2e]") {
+  probed_fleet fleet;
+  fleet.add("ok", server_behavior::answer(200));
+  fleet.add("no-content", server_behavior::answer(204));
+  fleet.add("error", server_behavior::answer(500));
+  fleet.add("throttled", server_behavior::answer(429));
+  fleet.add("blackhole", server_behavior::blackhole());
+  fleet.add("slow", server_behavior::slow(600ms));
+  fleet.add("huge", server_behavior::huge_body());
+  fleet.add("garbage", server_behavior::garbage_status_line());
+  fleet.add("cut-off", server_behavior::close_mid_response());
+  fleet.add("redirect", server_behavior::redirect(302, "/elsewhere"));
+  fleet.add_url("refused",
+                "http://127.0.0.1:" + std::to_string(test::refused_port()));
+  ServiceDiscovery discovery{fleet.config};
+  discovery.start();
+
+  const std::vector<std::string> failing{"error",    "blackhole", "slow",
+                                         "huge",     "garbage",   "cut-off",
+                                         "redirect", "refused"};
+  REQUIRE(test::eventually(
+      [&] {
+        for (auto& id : failing)
+          if (endpoint_state(discovery, id) != EndpointHealthStatus::Unhealthy)
+            return false;
+        return endpoint_state(discovery, "ok") ==
+                   EndpointHealthStatus::Healthy &&
+               endpoint_state(discovery, "no-content") ==
+                   EndpointHealthStatus::Healthy &&
+               endpoint_state(discovery, "throttled") ==
+                   EndpointHealthStatus::Healthy;
+      },
+      10s));
+  auto throttled = discovery.get_service("throttled");
+  CHECK(throttled->endpoints.at(0).degraded);
+  CHECK(throttled->health_status == ServiceHealthStatus::Degraded);
+  CHECK(discovery.get_service("ok")->health_status ==
+        ServiceHealthStatus::Healthy);
+  auto routable = discovery.get_healthy_services();
+  CHECK(routable.size() == 3); // ok, no-content and throttled
+  for (auto& id : failing)
+    CHECK(discovery.get_service(id)->health_status ==
+          ServiceHealthStatus::Unhealthy);
+
+  auto metrics = discovery.probe_metrics();
+  CHECK(metrics.active_probes == 11);
+  for (auto reason :
+       {"timeout", "refused", "status", "body_too_large", "protocol_error"}) {
+    INFO(reason);
+    CHECK(metrics.attempts_failed.at(reason) > 0);
+  }
+  CHECK(metrics.checks_degraded > 0);
+  CHECK(metrics.transitions >= 11);
+  discovery.stop();
+}
+
+TEST_CASE("health checks: an endpoint that starts failing leaves the "
+          "routable view and comes back",
+          "[health][e2e]") {
+  probed_fleet fleet;
+  fleet.add("api", server_behavior::answer(200));
+  auto& server = *fleet.servers.back();
+  ServiceDiscovery discovery{fleet.config};
+  discovery.start();
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().count("api") == 1; }, 5s));
+  server.set_behavior(server_behavior::answer(503));
+  auto failing_since = std::chrono::steady_clock::now();
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().empty(); }, 5s));
+  // Bound: one interval until the first failing check, then the fast
+  // interval up to the threshold, plus a batch window; generous for CI.
+  CHECK(std::chrono::steady_clock::now() - failing_since < 2s);
+  server.set_behavior(server_behavior::answer(200));
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().count("api") == 1; }, 5s));
+  discovery.stop();
+}
+
+TEST_CASE("health checks: file descriptors stay flat over 1,000 checks of "
+          "bad endpoints",
+          "[health][e2e][fd]") {
+  probed_fleet fleet;
+  fleet.config.service_discovery.health_check.interval = 20ms;
+  fleet.config.service_discovery.health_check.fast_interval = 20ms;
+  fleet.config.service_discovery.health_check.timeout = 50ms;
+  fleet.add("blackhole", server_behavior::blackhole());
+  fleet.add("huge", server_behavior::huge_body());
+  fleet.add("garbage", server_behavior::garbage_status_line());
+  fleet.add("cut-off", server_behavior::close_mid_response());
+  fleet.add("silent", server_behavior::close_without_response());
+  fleet.add("error", server_behavior::answer(500));
+  fleet.add_url("refused",
+                "http://127.0.0.1:" + std::to_string(test::refused_port()));
+  ServiceDiscovery discovery{fleet.config};
+  discovery.start();
+  REQUIRE(test::eventually(
+      [&] { return discovery.probe_metrics().attempts_sent >= 100; }, 10s));
+  auto fds_warm = open_fds();
+  REQUIRE(test::eventually(
+      [&] { return discovery.probe_metrics().attempts_sent >= 1100; }, 30s));
+  auto fds_after = open_fds();
+  INFO("fds after warm-up " << fds_warm << ", after 1,000 more attempts "
+                            << fds_after);
+  // Only attempts in flight hold sockets (a few per server), and the test
+  // servers' own sockets: no growth with the number of attempts.
+  CHECK(fds_after <= fds_warm + 16);
+  discovery.stop();
+}
