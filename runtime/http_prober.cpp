@@ -1,0 +1,482 @@
+// The prober engine. Everything below runs on the engine thread except
+// submit(), which only posts; so no state here needs a lock, and the
+// counters are atomics only because other threads read them.
+#include "runtime/http_prober.hpp"
+
+#include "runtime/http_connection_pool.hpp"
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+namespace orasi {
+
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+using boost::system::error_code;
+using http_pool::connection;
+using http_pool::connection_ptr;
+using http_pool::idle_pool;
+using http_pool::steady;
+
+constexpr const char* user_agent = "orasi-discovery-health-check";
+// Status line and headers of a health response are small; a bigger header
+// block is a misbehaving server, not a reason to buffer more.
+constexpr uint32_t header_limit = 8 * 1024;
+// Bounds what is buffered beyond the parsed body (the header at most).
+constexpr size_t read_buffer_limit = 16 * 1024;
+
+bool is_http_error(const error_code& ec) {
+  return ec.category() == make_error_code(http::error::bad_version).category();
+}
+
+bool is_ip_literal(const std::string& host) {
+  error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+struct receive_failure {
+  probe_failure failure;
+  std::string detail;
+};
+
+/// What a failed read of the response means. `nothing_received`: not one
+/// byte of a response arrived.
+receive_failure classify_receive_error(const error_code& ec,
+                                       bool nothing_received,
+                                       size_t body_limit) {
+  if (ec == http::error::body_limit)
+    return {probe_failure::body_too_large,
+            "body over " + std::to_string(body_limit) + " bytes"};
+  // A TLS peer that closes without close_notify reports stream_truncated.
+  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+      ec == ssl::error::stream_truncated || ec == asio::error::eof)
+    return {probe_failure::protocol_error,
+            nothing_received ? "connection closed before responding"
+                             : "connection closed mid-response"};
+  if (is_http_error(ec))
+    return {probe_failure::protocol_error,
+            "invalid HTTP response: " + ec.message()};
+  return {probe_failure::connection, "receive failed: " + ec.message()};
+}
+
+/// The signs that a pooled connection was closed by its server while idle.
+bool closed_by_peer(const error_code& ec) {
+  return ec == http::error::end_of_stream || ec == asio::error::eof ||
+         ec == ssl::error::stream_truncated ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+probe_failure classify_connect_error(const error_code& ec) {
+  if (ec == asio::error::connection_refused)
+    return probe_failure::refused;
+  if (ec == asio::error::not_found) // the name resolved to no address
+    return probe_failure::resolve;
+  return probe_failure::connection;
+}
+
+/// The engine's state, shared by every attempt. Member order matters for
+/// destruction: handlers still queued in `io` are destroyed with it and
+/// release connections, which touch the counters and the TLS context
+/// (declared before it); pooled sockets need `io`, so the pool comes after.
+class engine {
+public:
+  explicit engine(http_prober_options opts)
+      : options(std::move(opts)), pool(options.max_idle_per_host) {
+    if (options.tls_verify)
+      tls_context.set_default_verify_paths();
+    schedule_sweep();
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~engine() {
+    work_.reset();
+    io.stop();
+    thread_.join();
+    pool.clear();
+  }
+
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  const http_prober_options options;
+  std::atomic<size_t> open_count{0};
+  std::atomic<size_t> in_flight_count{0};
+  ssl::context tls_context{ssl::context::tls_client};
+  asio::io_context io;
+  idle_pool pool;
+
+private:
+  // A completion that throws must not end the engine thread: log, go on.
+  void run() {
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (const std::exception& err) {
+        spdlog::error("http prober: an attempt's completion threw: {}",
+                      err.what());
+      } catch (...) {
+        spdlog::error("http prober: an attempt's completion threw");
+      }
+    }
+  }
+
+  void schedule_sweep() {
+    sweep_timer_.expires_after(http_pool::sweep_period(options.idle_timeout));
+    sweep_timer_.async_wait([this](error_code ec) {
+      if (ec)
+        return;
+      pool.sweep(steady::now(), options.idle_timeout);
+      schedule_sweep();
+    });
+  }
+
+  asio::steady_timer sweep_timer_{io};
+  asio::executor_work_guard<asio::io_context::executor_type> work_{
+      io.get_executor()};
+  std::thread thread_;
+};
+
+/// One attempt: resolve, connect, handshake, send and receive (or reuse a
+/// pooled connection and only send and receive), all under one deadline.
+/// Whatever ends it first calls finish(), which runs exactly once; every
+/// handler that comes later sees `finished_` and returns.
+class attempt : public std::enable_shared_from_this<attempt> {
+public:
+  attempt(engine& eng, attempt_request request, http_prober::completion done,
+          steady::time_point submitted)
+      : engine_(eng),
+        request_(std::move(request)),
+        done_(std::move(done)),
+        submitted_(submitted),
+        deadline_(eng.io) {
+    build_request();
+  }
+
+  void start() {
+    ++engine_.in_flight_count;
+    arm_deadline();
+    conn_ = engine_.pool.take(pool_key());
+    reused_ = conn_ != nullptr;
+    if (reused_)
+      send_request();
+    else
+      connect();
+  }
+
+private:
+  enum class stage { resolving, connecting, handshaking, sending, receiving };
+
+  const probe_target& target() const { return request_.target; }
+
+  idle_pool::key pool_key() const {
+    return {target().tls, target().host, target().port};
+  }
+
+  void build_request() {
+    auto& req = http_request_;
+    req.method(http::verb::get);
+    req.target(target().path.empty() ? "/" : target().path);
+    req.version(11);
+    req.set(http::field::host, target().host_header.empty()
+                                   ? target().host
+                                   : target().host_header);
+    req.set(http::field::user_agent, user_agent);
+    req.set(http::field::accept, "*/*");
+    req.set(http::field::connection,
+            engine_.options.keep_alive ? "keep-alive" : "close");
+  }
+
+  void arm_deadline() {
+    deadline_.expires_after(request_.timeout);
+    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec)
+        self->on_deadline();
+    });
+  }
+
+  void on_deadline() {
+    if (finished_)
+      return;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(request_.timeout);
+    fail(probe_failure::timeout, "no response within " +
+                                     std::to_string(ms.count()) + " ms (" +
+                                     stage_name() + ")");
+  }
+
+  const char* stage_name() const {
+    switch (stage_) {
+    case stage::resolving:
+      return "resolving the host";
+    case stage::connecting:
+      return "connecting";
+    case stage::handshaking:
+      return "in the TLS handshake";
+    case stage::sending:
+      return "sending the request";
+    default:
+      return "waiting for the response";
+    }
+  }
+
+  // IP literals skip the resolver (and its thread).
+  void connect() {
+    error_code not_literal;
+    auto address = asio::ip::make_address(target().host, not_literal);
+    if (!not_literal) {
+      connect_to(std::vector<tcp::endpoint>{{address, target().port}});
+      return;
+    }
+    stage_ = stage::resolving;
+    resolver_.emplace(engine_.io);
+    resolver_->async_resolve(
+        target().host, std::to_string(target().port),
+        tcp::resolver::numeric_service,
+        [self = shared_from_this()](error_code ec,
+                                    tcp::resolver::results_type endpoints) {
+          self->on_resolved(ec, endpoints);
+        });
+  }
+
+  void on_resolved(error_code ec, const tcp::resolver::results_type& found) {
+    if (finished_)
+      return;
+    if (ec)
+      return fail(probe_failure::resolve,
+                  "cannot resolve " + target().host + ": " + ec.message());
+    connect_to(found);
+  }
+
+  template <class Endpoints>
+  void connect_to(const Endpoints& endpoints) {
+    stage_ = stage::connecting;
+    auto& io = engine_.io;
+    conn_ = target().tls ? std::make_shared<connection>(io, engine_.tls_context,
+                                                        engine_.open_count)
+                         : std::make_shared<connection>(io, engine_.open_count);
+    asio::async_connect(
+        conn_->socket(), endpoints,
+        [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
+          self->on_connected(ec);
+        });
+  }
+
+  void on_connected(error_code ec) {
+    if (finished_)
+      return;
+    if (ec)
+      return fail(classify_connect_error(ec),
+                  "connect failed: " + ec.message());
+    if (conn_->tls())
+      handshake();
+    else
+      send_request();
+  }
+
+  void handshake() {
+    stage_ = stage::handshaking;
+    auto& tls = *conn_->tls();
+    const auto& host = target().host;
+    // SNI carries host names only (RFC 6066), never IP literals.
+    if (!is_ip_literal(host) &&
+        SSL_set_tlsext_host_name(tls.native_handle(), host.c_str()) != 1)
+      return fail(probe_failure::tls, "cannot set the TLS server name");
+    error_code ec;
+    if (engine_.options.tls_verify) {
+      tls.set_verify_mode(ssl::verify_peer, ec);
+      if (!ec)
+        tls.set_verify_callback(ssl::host_name_verification(host), ec);
+    } else {
+      tls.set_verify_mode(ssl::verify_none, ec);
+    }
+    if (ec)
+      return fail(probe_failure::tls, "TLS setup failed: " + ec.message());
+    tls.async_handshake(
+        ssl::stream_base::client,
+        [self = shared_from_this()](error_code ec) { self->on_handshake(ec); });
+  }
+
+  void on_handshake(error_code ec) {
+    if (finished_)
+      return;
+    if (ec)
+      return fail(probe_failure::tls, "TLS handshake failed: " + ec.message());
+    send_request();
+  }
+
+  void send_request() {
+    stage_ = stage::sending;
+    conn_->with_stream([this](auto& stream) {
+      http::async_write(stream, http_request_,
+                        [self = shared_from_this()](error_code ec, size_t) {
+                          self->on_sent(ec);
+                        });
+    });
+  }
+
+  void on_sent(error_code ec) {
+    if (finished_)
+      return;
+    if (ec && closed_by_peer(ec) && retry_on_fresh_connection())
+      return;
+    if (ec)
+      return fail(probe_failure::connection,
+                  "cannot send the request: " + ec.message());
+    receive_response();
+  }
+
+  void receive_response() {
+    stage_ = stage::receiving;
+    parser_.emplace();
+    parser_->header_limit(header_limit);
+    parser_->body_limit(engine_.options.body_limit);
+    buffer_.clear();
+    conn_->with_stream([this](auto& stream) {
+      http::async_read(stream, buffer_, *parser_,
+                       [self = shared_from_this()](error_code ec, size_t) {
+                         self->on_received(ec);
+                       });
+    });
+  }
+
+  void on_received(error_code ec) {
+    if (finished_)
+      return;
+    if (!ec)
+      return succeed();
+    bool nothing_received = !parser_->got_some();
+    if (nothing_received && closed_by_peer(ec) && retry_on_fresh_connection())
+      return;
+    auto cause = classify_receive_error(ec, nothing_received,
+                                        engine_.options.body_limit);
+    fail(cause.failure, std::move(cause.detail));
+  }
+
+  // The engine never judges statuses nor follows redirects: any complete
+  // response is a result. Leftover bytes would be read as the next
+  // response's start, so such a connection is not reused.
+  void succeed() {
+    attempt_result result;
+    result.status = static_cast<uint16_t>(parser_->get().result_int());
+    bool reusable = engine_.options.keep_alive && parser_->keep_alive() &&
+                    buffer_.size() == 0;
+    finish(std::move(result), reusable);
+  }
+
+  // A pooled connection may have been closed by the server while idle,
+  // just before we used it: that is not the endpoint's fault, so it gets
+  // one fresh connection within the same deadline. Fresh ones never retry.
+  bool retry_on_fresh_connection() {
+    if (!reused_)
+      return false;
+    reused_ = false;
+    conn_->close();
+    conn_.reset();
+    connect();
+    return true;
+  }
+
+  void fail(probe_failure failure, std::string detail) {
+    attempt_result result;
+    result.failure = failure;
+    result.detail = std::move(detail);
+    finish(std::move(result), false);
+  }
+
+  void finish(attempt_result result, bool keep_connection) {
+    finished_ = true;
+    deadline_.cancel();
+    if (resolver_)
+      resolver_->cancel();
+    if (conn_ && keep_connection)
+      engine_.pool.put(pool_key(), std::move(conn_));
+    else if (conn_)
+      conn_->close();
+    conn_.reset();
+    --engine_.in_flight_count;
+    result.attempt_id = request_.attempt_id;
+    result.latency =
+        std::chrono::duration_cast<caf::timespan>(steady::now() - submitted_);
+    auto done = std::move(done_);
+    if (done)
+      done(std::move(result));
+  }
+
+  engine& engine_;
+  attempt_request request_;
+  http_prober::completion done_;
+  steady::time_point submitted_; // latency is measured from here
+  asio::steady_timer deadline_;  // the one deadline of the whole attempt
+  std::optional<tcp::resolver> resolver_; // only for host names
+  connection_ptr conn_;                   // null until connected or taken
+  http::request<http::empty_body> http_request_;
+  std::optional<http::response_parser<http::string_body>> parser_;
+  boost::beast::flat_buffer buffer_{read_buffer_limit};
+  stage stage_ = stage::connecting; // for the timeout's detail
+  bool reused_ = false;             // conn_ came from the idle pool
+  bool finished_ = false;
+};
+
+} // namespace
+
+struct http_prober::impl : engine {
+  using engine::engine;
+};
+
+http_prober::http_prober(http_prober_options options)
+    : impl_(std::make_unique<impl>(std::move(options))) {
+  // The engine thread runs from here on.
+}
+
+http_prober::~http_prober() = default;
+
+void http_prober::submit(attempt_request request, completion done) {
+  auto submitted = steady::now();
+  engine* eng = impl_.get();
+  asio::post(eng->io, [eng, request = std::move(request),
+                       done = std::move(done), submitted]() mutable {
+    std::make_shared<attempt>(*eng, std::move(request), std::move(done),
+                              submitted)
+        ->start();
+  });
+}
+
+size_t http_prober::open_connections() const {
+  return impl_->open_count.load();
+}
+
+size_t http_prober::in_flight() const {
+  return impl_->in_flight_count.load();
+}
+
+} // namespace orasi
