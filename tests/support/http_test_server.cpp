@@ -161,7 +161,8 @@ class session;
 struct server_core {
   explicit server_core(http_test_server_options options)
       : behavior(std::move(options.behavior)),
-        host(options.ipv6 ? "::1" : "127.0.0.1") {
+        host(options.ipv6 ? "::1" : "127.0.0.1"),
+        record_requests(options.record_requests) {
     if (options.tls) {
       tls_context.emplace(ssl::context::tls_server);
       use_self_signed_certificate(*tls_context);
@@ -178,9 +179,20 @@ struct server_core {
     --open_count;
   }
 
+  void record(std::string target) {
+    if (!record_requests)
+      return;
+    std::lock_guard<std::mutex> guard{recorded_mutex};
+    recorded.push_back(
+        recorded_request{std::move(target), std::chrono::steady_clock::now()});
+  }
+
   mutable std::mutex behavior_mutex;
   server_behavior behavior; // guarded by behavior_mutex
   std::string host;
+  bool record_requests = false;
+  mutable std::mutex recorded_mutex;
+  std::vector<recorded_request> recorded; // guarded by recorded_mutex
   std::atomic<size_t> accepted_count{0};
   std::atomic<size_t> request_count{0};
   std::atomic<size_t> open_count{0};
@@ -261,6 +273,7 @@ private:
     if (ec)
       return close();
     ++server_.request_count;
+    server_.record(std::string{parser_->get().target()});
     ++requests_here_;
     auto behavior = server_.current_behavior();
     keep_alive_ = parser_->get().keep_alive();
@@ -450,6 +463,11 @@ const std::string& http_test_server::host() const {
 void http_test_server::set_behavior(server_behavior behavior) {
   std::lock_guard<std::mutex> guard{impl_->behavior_mutex};
   impl_->behavior = std::move(behavior);
+}
+
+std::vector<recorded_request> http_test_server::recorded_requests() const {
+  std::lock_guard<std::mutex> guard{impl_->recorded_mutex};
+  return impl_->recorded;
 }
 
 size_t http_test_server::connections_accepted() const {

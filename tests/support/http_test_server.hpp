@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace orasi::test {
 
@@ -50,6 +51,15 @@ struct http_test_server_options {
   server_behavior behavior;
   bool ipv6 = false; // listen on ::1 instead of 127.0.0.1
   bool tls = false;  // https, with a self-signed certificate made at start
+  /// Keep the request-target and arrival time of every request (for
+  /// measuring check intervals per endpoint).
+  bool record_requests = false;
+};
+
+/// One request as the server saw it (record_requests only).
+struct recorded_request {
+  std::string target; // e.g. "/e17/health"
+  std::chrono::steady_clock::time_point at;
 };
 
 /// Listens on a loopback port chosen by the kernel as soon as it is built;
@@ -70,6 +80,9 @@ public:
 
   /// Applies to every request read from now on. Thread-safe.
   void set_behavior(server_behavior behavior);
+
+  /// Every request so far, in arrival order (record_requests only).
+  std::vector<recorded_request> recorded_requests() const;
 
   size_t connections_accepted() const;
   size_t requests_received() const;
