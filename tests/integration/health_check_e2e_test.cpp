@@ -187,3 +187,56 @@ TEST_CASE("health checks: file descriptors stay flat over 1,000 checks of "
   CHECK(fds_after <= fds_warm + 16);
   discovery.stop();
 }
+
+TEST_CASE("health checks: the spec's checkers check one endpoint now",
+          "[health][e2e][checker]") {
+  test::http_test_server_options options;
+  options.behavior = server_behavior::answer(200);
+  http_test_server server{options};
+  HealthChecker basic{500ms, "/health"};
+  auto passed = basic.check(url_of(server));
+  CHECK(passed.passed);
+  CHECK(passed.status == 200);
+  CHECK(passed.attempts == 1);
+  // Thresholds 1/1: the last check decides.
+  ServiceEndpoint endpoint{
+      url_of(server), 1, EndpointHealthStatus::Unknown, {}};
+  CHECK(basic.check_health(endpoint) == EndpointHealthStatus::Healthy);
+  server.set_behavior(server_behavior::answer(500));
+  CHECK(basic.check_health(endpoint) == EndpointHealthStatus::Unhealthy);
+
+  HealthCheckConfig policy{200ms, "/health", 1s, 2, 2, 3};
+  policy.retry_backoff = 10ms;
+  AdvancedHealthChecker advanced{policy};
+  auto failed = advanced.check(url_of(server));
+  CHECK_FALSE(failed.passed);
+  CHECK(failed.attempts == 3); // 1 + retries
+  CHECK(failed.reason == "status 500");
+  auto refused = advanced.check("http://127.0.0.1:" +
+                                std::to_string(test::refused_port()));
+  CHECK_FALSE(refused.passed);
+  CHECK(refused.status == 0);
+  // Thresholds 2/3: one pass from Unknown is not yet Healthy.
+  server.set_behavior(server_behavior::answer(200));
+  CHECK(advanced.check_health(endpoint) == EndpointHealthStatus::Unknown);
+  CHECK(advanced.check_health(endpoint) == EndpointHealthStatus::Healthy);
+}
+
+TEST_CASE("health checks: ServiceDiscovery runs a HealthChecker's policy",
+          "[health][e2e][checker]") {
+  probed_fleet fleet;
+  fleet.add("api", server_behavior::answer(200));
+  fleet.config.service_discovery.health_check_interval = 100ms;
+  // One passing check suffices (thresholds 1/1), at the config's interval.
+  ServiceDiscovery discovery{fleet.config, HealthChecker{200ms, "/health"}};
+  CHECK(discovery.config().service_discovery.health_check.success_threshold ==
+        1);
+  discovery.start();
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().count("api") == 1; }, 5s));
+  CHECK(discovery.probe_metrics().checks_passed >= 1);
+  fleet.servers.back()->set_behavior(server_behavior::answer(500));
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().empty(); }, 5s));
+  discovery.stop();
+}

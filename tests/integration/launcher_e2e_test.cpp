@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include "support/http_test_server.hpp"
 #include "test_support.hpp"
 
 using namespace orasi;
@@ -177,4 +178,51 @@ TEST_CASE("launcher: an admin port in use is a clear startup error",
   CHECK_THAT(second.output(), Catch::Contains("admin.listen"));
   first.process.send_signal(SIGTERM);
   CHECK(first.process.wait_for_exit() == 0);
+}
+
+TEST_CASE("launcher: probes the endpoints of its config and reports them",
+          "[launcher][e2e][health]") {
+  test::http_test_server up;
+  test::http_test_server_options throttled_options;
+  throttled_options.behavior = test::server_behavior::answer(429);
+  test::http_test_server throttled{throttled_options};
+  auto url = [](const test::http_test_server& server) {
+    return "http://127.0.0.1:" + std::to_string(server.port());
+  };
+  test::temp_config_file file{
+      R"({"service_discovery":{"health_check":{"interval":"200ms",
+        "fast_interval":"50ms","timeout":"500ms","retries":0},
+        "services":{
+        "up-1":{"name":"up","endpoints":[{"url":")" +
+      url(up) + R"("},
+          {"url":"http://127.0.0.1:)" +
+      std::to_string(test::refused_port()) + R"("}]},
+        "busy-1":{"name":"busy","endpoints":[{"url":")" +
+      url(throttled) + R"("}]}}},
+        "admin":{"listen":"127.0.0.1:0"}})"};
+  running_launcher run{{"--config", file.path()}};
+  REQUIRE(test::eventually(
+      [&] {
+        auto services = run.get_json("/v1/services").as_object();
+        auto& endpoints = services.at("up-1").at("endpoints").as_array();
+        return endpoints.at(0).at("health_status") == "Healthy" &&
+               endpoints.at(1).at("health_status") == "Unhealthy" &&
+               services.at("busy-1").at("health_status") == "Degraded";
+      },
+      std::chrono::seconds(10)));
+  CHECK(run.get_json("/v1/services/up-1").at("health_status") == "Degraded");
+  auto busy = run.get_json("/v1/services/busy-1");
+  CHECK(busy.at("endpoints").at(0).at("degraded") == true);
+  auto routable = run.get_json("/v1/health/services").as_object();
+  CHECK(routable.at("up-1").at("endpoints").as_array().size() == 1);
+  CHECK(routable.contains("busy-1")); // 429 answers: still routable
+
+  auto metrics = run.get_json("/v1/metrics");
+  CHECK(metrics.at("probes").at("active_probes") == 3);
+  CHECK(metrics.at("probes").at("attempts_failed").at("refused").as_int64() >
+        0);
+  CHECK(metrics.at("probes").at("checks_degraded").as_int64() > 0);
+  CHECK(metrics.at("registry").at("endpoints") == 3);
+  run.process.send_signal(SIGTERM);
+  CHECK(run.process.wait_for_exit() == 0);
 }
