@@ -7,8 +7,7 @@
 
 namespace orasi {
 
-caf::timespan jittered(caf::timespan base, double jitter,
-                       std::mt19937_64& rng) {
+caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng) {
   if (jitter <= 0)
     return base;
   std::uniform_real_distribution<double> factor{1.0 - jitter, 1.0 + jitter};
@@ -75,16 +74,19 @@ void send_attempt(probe_pointer self) {
                      watchdog_atom::value, st.attempt_id);
 }
 
-/// Ends the current check: reports it and schedules the next one, measured
-/// from this check's start so that slow checks do not drift the schedule.
-void finish_check(probe_pointer self, probe_outcome outcome) {
+/// Ends the current check: reports it (unless it was inconclusive) and
+/// schedules the next one, measured from this check's start so that slow
+/// checks do not drift the schedule.
+void finish_check(probe_pointer self, std::optional<probe_outcome> outcome) {
   auto& st = self->state;
   st.checking = false;
   st.attempt_id = 0;
-  if (st.options.metrics)
-    st.options.metrics->check_done(outcome.passed, outcome.degraded);
-  st.tracker.record(outcome.passed);
-  self->send(st.options.listener, std::move(outcome));
+  if (outcome) {
+    if (st.options.metrics)
+      st.options.metrics->check_done(outcome->passed, outcome->degraded);
+    st.tracker.record(outcome->passed);
+    self->send(st.options.listener, std::move(*outcome));
+  }
   auto due =
       st.check_started +
       jittered(current_interval(st), st.options.settings->jitter, st.random);
@@ -151,6 +153,14 @@ void on_attempt_result(probe_pointer self, attempt_result& result) {
   if (st.options.metrics)
     st.options.metrics->attempt_failed(outcome.failure);
   if (st.attempts_made > st.options.settings->retries) {
+    // The prober could not even try (e.g. out of file descriptors): that
+    // says nothing about the endpoint, so the check counts for nothing.
+    if (outcome.failure == probe_failure::local) {
+      spdlog::warn("check of {} inconclusive: {}", st.options.endpoint_url,
+                   outcome.reason);
+      finish_check(self, std::nullopt);
+      return;
+    }
     finish_check(self, std::move(outcome));
     return;
   }
@@ -163,7 +173,7 @@ void on_attempt_result(probe_pointer self, attempt_result& result) {
 probe_actor::behavior_type probe(probe_pointer self, probe_options options) {
   auto& st = self->state;
   st.options = std::move(options);
-  st.random.seed(st.options.seed);
+  st.random = probe_rng{st.options.seed};
   st.tracker = endpoint_health_tracker{st.options.settings->thresholds};
   st.target = make_probe_target(st.options.endpoint_url,
                                 st.options.settings->path, st.target_error);

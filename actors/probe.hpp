@@ -68,11 +68,30 @@ struct probe_options {
   uint64_t seed = 0;                      // jitter and initial offset
 };
 
+/// splitmix64: 8 bytes of state, where std::mt19937_64 carries 2.5 KB into
+/// every one of possibly tens of thousands of probes.
+class probe_rng {
+public:
+  using result_type = uint64_t;
+  explicit probe_rng(uint64_t seed = 0) : state_(seed) {}
+  static constexpr result_type min() { return 0; }
+  static constexpr result_type max() { return ~result_type{0}; }
+  result_type operator()() {
+    auto z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+private:
+  uint64_t state_;
+};
+
 struct probe_state {
   probe_options options;
   std::optional<probe_target> target; // null if the URL cannot be probed
   std::string target_error;
-  std::mt19937_64 random;
+  probe_rng random;
   endpoint_health_tracker tracker{health_thresholds{}};
   // The check in progress, if any.
   uint64_t check_number = 0;
@@ -89,7 +108,7 @@ probe_actor::behavior_type probe(probe_pointer self, probe_options options);
 
 /// The wait before the next check: `base` scaled by a uniform factor in
 /// [1 - jitter, 1 + jitter].
-caf::timespan jittered(caf::timespan base, double jitter, std::mt19937_64& rng);
+caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng);
 
 /// Whether an answered attempt passes: an expected status, or 429 (passes,
 /// degraded). Sets `degraded` accordingly.

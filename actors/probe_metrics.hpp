@@ -36,7 +36,7 @@ private:
   }
 
   static constexpr size_t failure_kinds =
-      static_cast<size_t>(probe_failure::invalid_url) + 1;
+      static_cast<size_t>(probe_failure::local) + 1;
   std::atomic<uint64_t> attempts_sent_{0};
   std::atomic<uint64_t> attempts_passed_{0};
   std::array<std::atomic<uint64_t>, failure_kinds> attempts_failed_{};

@@ -29,15 +29,21 @@ ServiceMap merge_health(const ServiceMap& backend_services,
   return result;
 }
 
+std::set<endpoint_key> endpoint_keys(const ServiceMap& services) {
+  std::set<endpoint_key> keys;
+  for (const auto& [id, service] : services)
+    for (const auto& endpoint : service.endpoints)
+      keys.emplace(id, endpoint.url);
+  return keys;
+}
+
 namespace {
 
 /// Drops probe verdicts of endpoints that no longer exist, so that an
 /// endpoint that comes back starts from what the backend declares.
 void prune_verdicts(registry_state& st) {
   for (auto i = st.probed.begin(); i != st.probed.end();)
-    i = has_endpoint(st.backend_services, i->first.first, i->first.second)
-            ? std::next(i)
-            : st.probed.erase(i);
+    i = st.endpoints.count(i->first) > 0 ? std::next(i) : st.probed.erase(i);
 }
 
 void notify(registry_pointer self, const SnapshotPtr& snapshot) {
@@ -84,9 +90,12 @@ void schedule_publish(registry_pointer self) {
 
 void replace_backend_services(registry_state& st, ServiceMap services) {
   // The first listing of a (restarted) registry always counts as a change.
-  if (!st.synced || services != st.backend_services)
-    ++st.backend_generation;
+  bool changed = !st.synced || services != st.backend_services;
   st.backend_services = std::move(services);
+  if (changed) {
+    ++st.backend_generation;
+    st.endpoints = endpoint_keys(st.backend_services);
+  }
 }
 
 void apply_delta(registry_state& st, backend_delta& delta) {
@@ -98,8 +107,10 @@ void apply_delta(registry_state& st, backend_delta& delta) {
     changed |= slot != service;
     slot = std::move(service);
   }
-  if (changed)
+  if (changed) {
     ++st.backend_generation;
+    st.endpoints = endpoint_keys(st.backend_services);
+  }
 }
 
 } // namespace
@@ -149,11 +160,10 @@ registry_actor::behavior_type registry(registry_pointer self,
         // A verdict for an endpoint the backend no longer lists is late.
         // (Before the first listing, restored verdicts are kept; the
         // listing prunes them.)
-        if (st.synced && !has_endpoint(st.backend_services, change.service_id,
-                                       change.endpoint_url))
+        endpoint_key key{change.service_id, change.endpoint_url};
+        if (st.synced && st.endpoints.count(key) == 0)
           return;
-        st.probed[endpoint_key{change.service_id, change.endpoint_url}] =
-            endpoint_verdict{change.status, change.degraded};
+        st.probed[key] = endpoint_verdict{change.status, change.degraded};
         schedule_publish(self);
       },
       [self](publish_atom) {

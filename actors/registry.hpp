@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -40,6 +41,10 @@ using registry_actor = caf::typed_actor<
 
 using endpoint_key = std::pair<std::string, std::string>; // service id, url
 
+/// Every (service id, endpoint url) of `services`: O(log n) membership tests
+/// where scanning a service's endpoint list would be O(endpoints).
+std::set<endpoint_key> endpoint_keys(const ServiceMap& services);
+
 /// A probe verdict on one endpoint.
 struct endpoint_verdict {
   EndpointHealthStatus status = EndpointHealthStatus::Unknown;
@@ -64,6 +69,7 @@ struct registry_state {
   registry_options options;
   ServiceMap backend_services;         // as the backend listed them
   uint64_t backend_generation = 0;     // bumped when backend_services changes
+  std::set<endpoint_key> endpoints;    // endpoint_keys(backend_services)
   verdict_map probed;                  // probe verdicts
   bool stale = false;                  // backend unreachable
   bool synced = false;                 // first backend listing received

@@ -97,6 +97,11 @@ void stop_all_probes(supervisor_pointer self) {
     st.options.probing->metrics->set_active_probes(0);
 }
 
+void update_active_probes(supervisor_state& st) {
+  if (st.options.probing && st.options.probing->metrics)
+    st.options.probing->metrics->set_active_probes(st.children->probes.size());
+}
+
 /// One probe per endpoint of `snapshot`: starts the missing ones and stops
 /// those whose endpoint is gone. Skipped when only health changed.
 void reconcile_probes(supervisor_pointer self,
@@ -108,21 +113,20 @@ void reconcile_probes(supervisor_pointer self,
   if (st.probed_generation == snapshot.backend_generation)
     return;
   st.probed_generation = snapshot.backend_generation;
+  auto endpoints = endpoint_keys(snapshot.services);
   auto& probes = st.children->probes;
   for (auto i = probes.begin(); i != probes.end();) {
-    if (has_endpoint(snapshot.services, i->first.first, i->first.second)) {
+    if (endpoints.count(i->first) > 0) {
       ++i;
     } else {
       stop_probe(self, i->second);
       i = probes.erase(i);
     }
   }
-  for (const auto& [id, service] : snapshot.services)
-    for (const auto& endpoint : service.endpoints)
-      if (probes.count(endpoint_key{id, endpoint.url}) == 0)
-        spawn_probe(self, endpoint_key{id, endpoint.url});
-  if (st.options.probing->metrics)
-    st.options.probing->metrics->set_active_probes(probes.size());
+  for (const auto& key : endpoints)
+    if (probes.count(key) == 0)
+      spawn_probe(self, key);
+  update_active_probes(st);
 }
 
 /// Forgets a crashed probe; true if `source` was one.
@@ -132,6 +136,7 @@ bool forget_probe(supervisor_state& st, const caf::actor_addr& source) {
     if (i->second.address() == source) {
       probes.erase(i);
       st.probed_generation.reset(); // the next reconcile respawns it
+      update_active_probes(st);
       return true;
     }
   }
@@ -203,6 +208,9 @@ void on_first_sync(supervisor_pointer self, uint64_t version) {
   for (auto& promise : st.pending_starts)
     promise.deliver(version);
   st.pending_starts.clear();
+  // The first listing may publish nothing new (same content as before a
+  // stop), so probes cannot wait for a change notification.
+  reconcile_probes(self, *st.options.store->current());
 }
 
 void on_first_sync_failed(supervisor_pointer self, const caf::error& err) {
@@ -304,9 +312,12 @@ bool is_alive(const supervisor_state& st, child_kind kind) {
 void restart(supervisor_pointer self, child_kind kind, uint64_t generation) {
   auto& st = self->state;
   // A timer from before a stop/start, or for a child that exists again,
-  // must not spawn a second child.
-  if (st.lifecycle != lifecycle_state::running || generation != st.generation ||
-      is_alive(st, kind))
+  // must not spawn a second child. (Probes may also come back while the
+  // supervisor is still starting.)
+  bool active =
+      st.lifecycle == lifecycle_state::running ||
+      (kind == child_kind::probes && st.lifecycle == lifecycle_state::starting);
+  if (!active || generation != st.generation || is_alive(st, kind))
     return;
   auto& bookkeeping = st.restarts[kind];
   bookkeeping.last_restart = self->clock().now();
@@ -399,13 +410,27 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
   if (st.pruned_generation == snapshot.backend_generation)
     return; // only health changed: every tracked endpoint still exists
   st.pruned_generation = snapshot.backend_generation;
+  auto endpoints = endpoint_keys(snapshot.services);
   for (auto i = st.trackers.begin(); i != st.trackers.end();)
-    i = has_endpoint(snapshot.services, i->first.first, i->first.second)
-            ? std::next(i)
-            : st.trackers.erase(i);
+    i = endpoints.count(i->first) > 0 ? std::next(i) : st.trackers.erase(i);
 }
 
-bool endpoint_known(const supervisor_state& st, const endpoint_key& key) {
+/// Whether an outcome may change state: only while starting or running,
+/// and with probing only from the current probe of that endpoint (a probe
+/// stopped with its endpoint, or by a stop, may have results in flight).
+bool accepts_outcome(supervisor_pointer self, const endpoint_key& key) {
+  auto& st = self->state;
+  if (st.lifecycle != lifecycle_state::starting &&
+      st.lifecycle != lifecycle_state::running)
+    return false;
+  if (st.options.probing) {
+    auto probe = st.children->probes.find(key);
+    return probe != st.children->probes.end() &&
+           self->current_sender() ==
+               caf::actor_cast<caf::strong_actor_ptr>(probe->second);
+  }
+  // Outcomes fed from outside (tests, hosts without probing): the endpoint
+  // must still exist.
   return st.options.store->visit([&](const RegistrySnapshot& snapshot) {
     return has_endpoint(snapshot.services, key.first, key.second);
   });
@@ -416,8 +441,8 @@ bool endpoint_known(const supervisor_state& st, const endpoint_key& key) {
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
-  if (!endpoint_known(st, key))
-    return; // a late result for an endpoint that is gone
+  if (!accepts_outcome(self, key))
+    return; // late: from a probe or a run that is over
   auto& tracked =
       st.trackers
           .try_emplace(key, tracked_endpoint{endpoint_health_tracker{

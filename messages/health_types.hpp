@@ -20,6 +20,8 @@ enum class probe_failure : uint8_t {
   resolve,        // the host name did not resolve
   tls,            // TLS handshake failed
   invalid_url,    // the endpoint URL cannot be probed
+  local,          // the prober itself could not try (out of file
+                  // descriptors, ...): says nothing about the endpoint
 };
 
 /// "timeout", "refused", "status", "body_too_large", "protocol_error", ...
@@ -45,7 +47,7 @@ struct ProbeMetrics {
   uint64_t attempts_passed = 0; // attempts that passed
   /// Failed attempts by reason: "timeout", "refused", "status",
   /// "body_too_large", "protocol_error", "connection", "resolve", "tls",
-  /// "invalid_url". Every reason is present, zeros included.
+  /// "invalid_url", "local". Every reason is present, zeros included.
   std::map<std::string, uint64_t> attempts_failed;
   uint64_t checks_passed = 0;   // checks (1 + retries attempts) that passed
   uint64_t checks_failed = 0;   // checks whose every attempt failed

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "messages/errors.hpp"
+#include "messages/probe_messages.hpp"
 
 namespace json = boost::json;
 
@@ -97,6 +98,9 @@ caf::expected<Enum> decode_enum(const json::value& json,
 }
 
 caf::error check_url(const std::string& url, const std::string& path) {
+  if (has_unsafe_url_chars(url))
+    return field_error(path, "contains a space, a control or a non-ASCII "
+                             "character");
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos)
     return field_error(path, "\"" + url + "\" is not an http(s) URL");

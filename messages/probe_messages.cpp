@@ -28,6 +28,8 @@ const char* to_string(probe_failure x) {
     return "tls";
   case probe_failure::invalid_url:
     return "invalid_url";
+  case probe_failure::local:
+    return "local";
   }
   return "?";
 }
@@ -106,9 +108,18 @@ std::string bracketed(const std::string& host) {
 
 } // namespace
 
+bool has_unsafe_url_chars(const std::string& text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](unsigned char c) { return c <= 0x20 || c >= 0x7f; });
+}
+
 std::optional<probe_target> make_probe_target(const std::string& endpoint_url,
                                               const std::string& path,
                                               std::string& error) {
+  if (has_unsafe_url_chars(endpoint_url) || has_unsafe_url_chars(path)) {
+    error = "contains a space, a control or a non-ASCII character";
+    return std::nullopt;
+  }
   auto scheme_end = endpoint_url.find("://");
   if (scheme_end == std::string::npos) {
     error = "no scheme (expected http:// or https://)";

@@ -32,6 +32,10 @@ std::optional<probe_target> make_probe_target(const std::string& endpoint_url,
                                               const std::string& path,
                                               std::string& error);
 
+/// True if `text` holds anything but printable ASCII without spaces: such
+/// a URL or path would go raw into a request line or a Host header.
+bool has_unsafe_url_chars(const std::string& text);
+
 /// "http://host:port/path" of a target (for logs and reasons).
 std::string to_url(const probe_target& target);
 

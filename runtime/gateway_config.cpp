@@ -11,6 +11,7 @@
 
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
+#include "messages/probe_messages.hpp"
 #include "runtime/duplicate_keys.hpp"
 #include "runtime/gateway_error.hpp"
 
@@ -445,9 +446,10 @@ void GatewayConfig::validate() const {
   const auto& hc = sd.health_check;
   if (hc.health_check_path.empty() || hc.health_check_path.front() != '/')
     fail("service_discovery.health_check.path", "must start with '/'");
-  if (hc.health_check_path.find_first_of(" \r\n#") != std::string::npos)
+  if (has_unsafe_url_chars(hc.health_check_path) ||
+      hc.health_check_path.find('#') != std::string::npos)
     fail("service_discovery.health_check.path",
-         "must not contain spaces, line breaks or '#'");
+         "must be printable ASCII without spaces or '#'");
   check_positive(hc.fast_interval,
                  "service_discovery.health_check.fast_interval");
   if (hc.retry_backoff.count() < 0)

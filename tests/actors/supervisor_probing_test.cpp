@@ -3,6 +3,7 @@
 // endpoints and services through their states with exact thresholds.
 #include "actor_fixture.hpp"
 
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
 
 using namespace orasi;
@@ -192,4 +193,108 @@ TEST_CASE_METHOD(probing_fixture,
   run_checks(url_a, 2);
   CHECK(service("api-1").endpoints.at(0).health_status ==
         EndpointHealthStatus::Healthy);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: a stop while every endpoint is still Unknown, then "
+                 "a start, probes again",
+                 "[probing][lifecycle]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  start();
+  REQUIRE(probes().size() == 1);
+  REQUIRE(ask<caf::ok_atom>(sup, stop_atom::value));
+  // Same listing, same (Unknown) picture: the registry publishes nothing
+  // new, yet the probes must come back.
+  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  CHECK(probes().size() == 1);
+  auto before = script->count(url_a);
+  run_for(3s);
+  CHECK(script->count(url_a) > before);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Healthy);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: outcomes from a stopped run or a stopped probe "
+                 "change nothing",
+                 "[probing][lifecycle]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  auto settings = test_probe_settings();
+  settings.thresholds = health_thresholds{1, 1};
+  start(settings);
+  run_checks(url_a, 1);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  auto late = probe_outcome{"api-1", url_a, false, 500, 1ms, "status 500"};
+  // Not from the endpoint's probe: ignored even while running.
+  caf::anon_send(sup, late);
+  sched.run();
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  REQUIRE(ask<caf::ok_atom>(sup, stop_atom::value));
+  caf::anon_send(sup, late); // after the stop
+  sched.run();
+  script->responder = nullptr; // the next run's probe gets no answers
+  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  run_for(500ms);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unknown);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: a restarted registry gets the verdicts and "
+                 "degraded flags back; probes keep running",
+                 "[probing][restart]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  statuses[url_a] = 429;
+  start();
+  run_checks(url_a, 2);
+  REQUIRE(service("api-1").endpoints.at(0).degraded);
+  auto probes_before = probes();
+  caf::anon_send_exit(children(sup).first, caf::exit_reason::kill);
+  sched.run();
+  advance(100ms); // restart backoff
+  run_for(50ms);
+  REQUIRE(children(sup).first);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Degraded);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Healthy);
+  CHECK(service("api-1").endpoints.at(0).degraded);
+  CHECK(probes() == probes_before);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: a crashed probe is replaced after the backoff",
+                 "[probing][restart]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  start();
+  run_for(3s);
+  auto crash_target = probes();
+  REQUIRE(crash_target.size() == 1);
+  // Find the probe through the scripted prober's reply-to handle.
+  REQUIRE(!script->attempts.empty());
+  caf::anon_send_exit(script->attempts.back().reply_to, caf::exit_reason::kill);
+  sched.run();
+  CHECK(probes().empty());
+  CHECK(metrics->read().active_probes == 0);
+  advance(100ms);
+  CHECK(probes().size() == 1);
+  auto before = script->count(url_a);
+  run_for(11s);
+  CHECK(script->count(url_a) > before);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: a check the prober cannot make (local error) "
+                 "decides nothing",
+                 "[probing]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  auto settings = test_probe_settings();
+  settings.thresholds = health_thresholds{1, 1};
+  start(settings);
+  run_checks(url_a, 1);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  script->responder = [](const std::string&) {
+    return answer_failure(probe_failure::local);
+  };
+  run_for(60s);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  CHECK(metrics->read().attempts_failed.at("local") > 0);
+  CHECK(metrics->read().checks_failed == 0);
 }

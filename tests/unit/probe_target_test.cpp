@@ -89,7 +89,7 @@ TEST_CASE("probe statuses: expected ranges pass, 429 passes degraded",
 
 TEST_CASE("probe jitter: waits stay within interval +- jitter",
           "[probe_target]") {
-  std::mt19937_64 rng{1};
+  probe_rng rng{1};
   using namespace std::chrono_literals;
   for (int i = 0; i < 1000; ++i) {
     auto wait = jittered(10s, 0.2, rng);
@@ -97,4 +97,17 @@ TEST_CASE("probe jitter: waits stay within interval +- jitter",
     CHECK(wait <= 12s);
   }
   CHECK(jittered(10s, 0, rng) == 10s);
+}
+
+TEST_CASE("probe target: URLs and paths that would go raw into a request "
+          "are refused",
+          "[probe_target]") {
+  for (auto bad : {"http://h/a b", "http://h/\r\nX-Evil: 1", "http://h\t/",
+                   "http://h/\x7f", "http://h/caf\xc3\xa9"}) {
+    INFO(bad);
+    CHECK(join_error(bad) ==
+          "contains a space, a control or a non-ASCII character");
+  }
+  std::string error;
+  CHECK_FALSE(make_probe_target("http://h", "/health\r\nX: y", error));
 }
