@@ -67,10 +67,13 @@ make_source(const GatewayConfig& config) {
                          "README's status section)"};
 }
 
+/// `config` as given (what a reloaded file is compared with); `effective`
+/// with a checker's policy applied, if any.
 supervisor_options
 make_supervisor_options(const GatewayConfig& config,
+                        const GatewayConfig& effective,
                         std::shared_ptr<snapshot_store> store) {
-  const auto& sd = config.service_discovery;
+  const auto& sd = effective.service_discovery;
   supervisor_options options;
   options.store = std::move(store);
   options.backend.source = make_source(config);
@@ -93,13 +96,6 @@ probe_settings make_probe_settings(const ServiceDiscoveryConfig& sd) {
   settings.expected_statuses = hc.expected_statuses;
   settings.thresholds = {hc.success_threshold, hc.failure_threshold};
   return settings;
-}
-
-/// The config with `checker`'s policy as its health_check section.
-GatewayConfig with_checker(GatewayConfig config,
-                           const AdvancedHealthChecker& checker) {
-  config.service_discovery.health_check = checker.config();
-  return config;
 }
 
 std::unique_ptr<caf::actor_system_config> make_system_config() {
@@ -239,10 +235,15 @@ struct ServiceDiscovery::impl {
       caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
   }
 
-  /// Spawns the supervisor and, if health checking is on, the prober.
-  void spawn_actors(const GatewayConfig& validated) {
-    config = validated;
-    auto options = make_supervisor_options(config, store);
+  /// Validates, then spawns the supervisor and, if health checking is on,
+  /// the prober. A checker's `policy` replaces the health_check section.
+  void spawn_actors(const GatewayConfig& given,
+                    const HealthCheckConfig* policy = nullptr) {
+    config = given;
+    if (policy)
+      config.service_discovery.health_check = *policy;
+    config.validate();
+    auto options = make_supervisor_options(given, config, store);
     const auto& hc = config.service_discovery.health_check;
     if (hc.enabled) {
       http_prober_options engine_options;
@@ -263,30 +264,38 @@ struct ServiceDiscovery::impl {
 };
 
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config)
-    : impl_(std::make_shared<impl>()) {
-  config.validate();
-  impl_->own_config = make_system_config();
-  impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
-  impl_->system = impl_->own_system.get();
-  impl_->spawn_actors(config);
-}
+    : ServiceDiscovery(config, nullptr) {}
 
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
                                    const AdvancedHealthChecker& checker)
-    : ServiceDiscovery(with_checker(config, checker)) {}
+    : ServiceDiscovery(config, &checker.config()) {}
+
+ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
+                                   const HealthCheckConfig* policy)
+    : impl_(std::make_shared<impl>()) {
+  config.validate(); // before an actor system exists
+  impl_->own_config = make_system_config();
+  impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
+  impl_->system = impl_->own_system.get();
+  impl_->spawn_actors(config, policy);
+}
 
 ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config)
-    : impl_(std::make_shared<impl>()) {
-  config.validate();
-  impl_->system = &host;
-  impl_->spawn_actors(config);
-}
+    : ServiceDiscovery(host, config, nullptr) {}
 
 ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config,
                                    const AdvancedHealthChecker& checker)
-    : ServiceDiscovery(host, with_checker(config, checker)) {}
+    : ServiceDiscovery(host, config, &checker.config()) {}
+
+ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
+                                   const GatewayConfig& config,
+                                   const HealthCheckConfig* policy)
+    : impl_(std::make_shared<impl>()) {
+  impl_->system = &host;
+  impl_->spawn_actors(config, policy);
+}
 
 ServiceDiscovery::~ServiceDiscovery() {
   impl_->shutdown();

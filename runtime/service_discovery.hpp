@@ -135,6 +135,11 @@ public:
   const GatewayConfig& config() const;
 
 private:
+  ServiceDiscovery(const GatewayConfig& config,
+                   const HealthCheckConfig* policy);
+  ServiceDiscovery(caf::actor_system& host, const GatewayConfig& config,
+                   const HealthCheckConfig* policy);
+
   struct impl;
   std::shared_ptr<impl> impl_;
 };
