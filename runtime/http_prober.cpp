@@ -12,7 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -43,7 +42,9 @@ using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
 using http_pool::connection;
 using http_pool::connection_ptr;
+using http_pool::host_cache;
 using http_pool::idle_pool;
+using http_pool::lookup_result;
 using http_pool::steady;
 
 constexpr const char* user_agent = "orasi-discovery-health-check";
@@ -52,6 +53,9 @@ constexpr const char* user_agent = "orasi-discovery-health-check";
 constexpr uint32_t header_limit = 8 * 1024;
 // Bounds what is buffered beyond the parsed body (the header at most).
 constexpr size_t read_buffer_limit = 16 * 1024;
+// 100 Continue and 103 Early Hints come once or twice before a response;
+// more is a server that never gets to the point.
+constexpr int max_interim_responses = 8;
 
 bool is_http_error(const error_code& ec) {
   return ec.category() == make_error_code(http::error::bad_version).category();
@@ -63,16 +67,34 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-struct receive_failure {
+struct failure_cause {
   probe_failure failure;
   std::string detail;
 };
 
+/// `local` when `ec` is a shortage of the prober's own (out of descriptors,
+/// memory, ports): that is no verdict on the endpoint.
+std::optional<failure_cause> local_cause(const error_code& ec) {
+  if (ec.category() != boost::system::system_category())
+    return std::nullopt;
+  auto* shortage = http_pool::local_shortage(ec.value());
+  if (!shortage)
+    return std::nullopt;
+  return failure_cause{probe_failure::local,
+                       std::string(shortage) + " (" + ec.message() + ")"};
+}
+
+/// A socket error: local (see local_cause) or the connection's.
+failure_cause socket_cause(const error_code& ec, const char* what) {
+  if (auto local = local_cause(ec))
+    return *local;
+  return {probe_failure::connection, what + ec.message()};
+}
+
 /// What a failed read of the response means. `nothing_received`: not one
 /// byte of a response arrived.
-receive_failure classify_receive_error(const error_code& ec,
-                                       bool nothing_received,
-                                       size_t body_limit) {
+failure_cause classify_receive_error(const error_code& ec,
+                                     bool nothing_received, size_t body_limit) {
   if (ec == http::error::body_limit)
     return {probe_failure::body_too_large,
             "body over " + std::to_string(body_limit) + " bytes"};
@@ -85,7 +107,7 @@ receive_failure classify_receive_error(const error_code& ec,
   if (is_http_error(ec))
     return {probe_failure::protocol_error,
             "invalid HTTP response: " + ec.message()};
-  return {probe_failure::connection, "receive failed: " + ec.message()};
+  return socket_cause(ec, "receive failed: ");
 }
 
 /// The signs that a pooled connection was closed by its server while idle.
@@ -95,28 +117,56 @@ bool closed_by_peer(const error_code& ec) {
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
 }
 
-probe_failure classify_connect_error(const error_code& ec) {
+failure_cause classify_connect_error(const error_code& ec) {
   if (ec == asio::error::connection_refused)
-    return probe_failure::refused;
-  if (ec == asio::error::not_found) // the name resolved to no address
-    return probe_failure::resolve;
-  return probe_failure::connection;
+    return {probe_failure::refused, "connect failed: " + ec.message()};
+  return socket_cause(ec, "connect failed: ");
+}
+
+/// The lookup the engine's host cache runs: getaddrinfo, or the tests' hook.
+http_pool::lookup_function lookup_for(const http_prober_options& options) {
+  if (!options.resolve_hook)
+    return http_pool::system_lookup;
+  return [hook = options.resolve_hook](const std::string& host) {
+    lookup_result result;
+    for (auto& literal : hook(host)) {
+      error_code invalid;
+      auto address = asio::ip::make_address(literal, invalid);
+      if (!invalid)
+        result.addresses.push_back(address);
+    }
+    if (result.addresses.empty())
+      result.error = "not found (resolve_hook)";
+    return result;
+  };
+}
+
+host_cache::config host_cache_config(const http_prober_options& options) {
+  return {options.dns_ttl, options.dns_failure_ttl, options.resolver_threads,
+          lookup_for(options)};
 }
 
 /// The engine's state, shared by every attempt. Member order matters for
 /// destruction: handlers still queued in `io` are destroyed with it and
 /// release connections, which touch the counters and the TLS context
-/// (declared before it); pooled sockets need `io`, so the pool comes after.
+/// (declared before it); pooled sockets need `io`, so the pool comes after;
+/// the host cache posts lookup results to `io`, so it comes after too, and
+/// its lookup threads are joined before `io` goes.
 class engine {
 public:
   explicit engine(http_prober_options opts)
-      : options(std::move(opts)), pool(options.max_idle_per_host) {
+      : options(std::move(opts)),
+        pool(options.max_idle_per_host),
+        hosts(io, host_cache_config(options)) {
     if (options.tls_verify)
       tls_context.set_default_verify_paths();
     schedule_sweep();
     thread_ = std::thread([this] { run(); });
   }
 
+  // No completion runs after this: the loop stops first, and lookups that
+  // end later only post to the stopped loop. Joining the lookup threads
+  // waits for a getaddrinfo still blocked (on a dead DNS server, say).
   ~engine() {
     work_.reset();
     io.stop();
@@ -133,6 +183,7 @@ public:
   ssl::context tls_context{ssl::context::tls_client};
   asio::io_context io;
   idle_pool pool;
+  host_cache hosts;
 
 private:
   // A completion that throws must not end the engine thread: log, go on.
@@ -156,6 +207,7 @@ private:
       if (ec)
         return;
       pool.sweep(steady::now(), options.idle_timeout);
+      hosts.sweep(steady::now());
       schedule_sweep();
     });
   }
@@ -249,54 +301,71 @@ private:
     }
   }
 
-  // IP literals skip the resolver (and its thread).
+  // IP literals skip the host cache (and its threads). The deadline runs
+  // while the lookup does; a lookup that ends later finds this attempt
+  // finished or gone (the waiter holds it weakly).
   void connect() {
     error_code not_literal;
     auto address = asio::ip::make_address(target().host, not_literal);
-    if (!not_literal) {
-      connect_to(std::vector<tcp::endpoint>{{address, target().port}});
-      return;
-    }
+    if (!not_literal)
+      return connect_to({{address, target().port}});
     stage_ = stage::resolving;
-    resolver_.emplace(engine_.io);
-    resolver_->async_resolve(
-        target().host, std::to_string(target().port),
-        tcp::resolver::numeric_service,
-        [self = shared_from_this()](error_code ec,
-                                    tcp::resolver::results_type endpoints) {
-          self->on_resolved(ec, endpoints);
+    engine_.hosts.resolve(
+        target().host, [weak = weak_from_this()](const lookup_result& found) {
+          if (auto self = weak.lock())
+            self->on_resolved(found);
         });
   }
 
-  void on_resolved(error_code ec, const tcp::resolver::results_type& found) {
+  void on_resolved(const lookup_result& found) {
     if (finished_)
       return;
-    if (ec)
+    if (found.local)
+      return fail(probe_failure::local, found.error);
+    if (found.addresses.empty())
       return fail(probe_failure::resolve,
-                  "cannot resolve " + target().host + ": " + ec.message());
-    connect_to(found);
+                  "cannot resolve " + target().host + ": " + found.error);
+    std::vector<tcp::endpoint> endpoints;
+    for (auto& address : found.addresses)
+      endpoints.emplace_back(address, target().port);
+    connect_to(std::move(endpoints));
   }
 
-  template <class Endpoints>
-  void connect_to(const Endpoints& endpoints) {
+  void connect_to(std::vector<tcp::endpoint> endpoints) {
     stage_ = stage::connecting;
+    endpoints_ = std::move(endpoints);
     auto& io = engine_.io;
     conn_ = target().tls ? std::make_shared<connection>(io, engine_.tls_context,
                                                         engine_.open_count)
                          : std::make_shared<connection>(io, engine_.open_count);
-    asio::async_connect(
-        conn_->socket(), endpoints,
-        [self = shared_from_this()](error_code ec, const tcp::endpoint&) {
-          self->on_connected(ec);
-        });
+    connect_next(0);
   }
 
-  void on_connected(error_code ec) {
+  // Tries the addresses in order, as asio::async_connect does, but opens
+  // each socket here: Asio's range connect reports a socket that cannot be
+  // opened (out of descriptors) as "Operation canceled".
+  void connect_next(size_t index) {
+    auto& socket = conn_->socket();
+    const auto& endpoint = endpoints_[index];
+    error_code ec;
+    socket.close(ec);
+    socket.open(endpoint.protocol(), ec);
+    if (ec)
+      return fail(classify_connect_error(ec));
+    socket.async_connect(endpoint,
+                         [self = shared_from_this(), index](error_code ec) {
+                           self->on_connected(ec, index);
+                         });
+  }
+
+  void on_connected(error_code ec, size_t index) {
     if (finished_)
       return;
+    bool more = index + 1 < endpoints_.size();
+    if (ec && more && !local_cause(ec))
+      return connect_next(index + 1);
     if (ec)
-      return fail(classify_connect_error(ec),
-                  "connect failed: " + ec.message());
+      return fail(classify_connect_error(ec));
     if (conn_->tls())
       handshake();
     else
@@ -350,17 +419,21 @@ private:
     if (ec && closed_by_peer(ec) && retry_on_fresh_connection())
       return;
     if (ec)
-      return fail(probe_failure::connection,
-                  "cannot send the request: " + ec.message());
+      return fail(socket_cause(ec, "cannot send the request: "));
     receive_response();
   }
 
   void receive_response() {
     stage_ = stage::receiving;
+    buffer_.clear();
+    read_response();
+  }
+
+  // Keeps buffer_: after an interim response it may hold the next one.
+  void read_response() {
     parser_.emplace();
     parser_->header_limit(header_limit);
     parser_->body_limit(engine_.options.body_limit);
-    buffer_.clear();
     conn_->with_stream([this](auto& stream) {
       http::async_read(stream, buffer_, *parser_,
                        [self = shared_from_this()](error_code ec, size_t) {
@@ -372,24 +445,40 @@ private:
   void on_received(error_code ec) {
     if (finished_)
       return;
+    if (!ec && is_interim(parser_->get().result_int()))
+      return skip_interim();
     if (!ec)
       return succeed();
-    bool nothing_received = !parser_->got_some();
+    bool nothing_received = !parser_->got_some() && interim_responses_ == 0;
     if (nothing_received && closed_by_peer(ec) && retry_on_fresh_connection())
       return;
-    auto cause = classify_receive_error(ec, nothing_received,
-                                        engine_.options.body_limit);
-    fail(cause.failure, std::move(cause.detail));
+    fail(classify_receive_error(ec, nothing_received,
+                                engine_.options.body_limit));
+  }
+
+  // 100 Continue, 103 Early Hints: the final response follows. 101
+  // Switching Protocols is final (nobody asked for it; it fails the check).
+  static bool is_interim(unsigned status) {
+    return status >= 100 && status < 200 && status != 101;
+  }
+
+  void skip_interim() {
+    if (++interim_responses_ > max_interim_responses)
+      return fail(probe_failure::protocol_error,
+                  "more than " + std::to_string(max_interim_responses) +
+                      " interim (1xx) responses");
+    read_response();
   }
 
   // The engine never judges statuses nor follows redirects: any complete
   // response is a result. Leftover bytes would be read as the next
-  // response's start, so such a connection is not reused.
+  // response's start, so such a connection is not reused; nor is one that
+  // switched protocols.
   void succeed() {
     attempt_result result;
     result.status = static_cast<uint16_t>(parser_->get().result_int());
     bool reusable = engine_.options.keep_alive && parser_->keep_alive() &&
-                    buffer_.size() == 0;
+                    buffer_.size() == 0 && result.status != 101;
     finish(std::move(result), reusable);
   }
 
@@ -413,11 +502,13 @@ private:
     finish(std::move(result), false);
   }
 
+  void fail(failure_cause cause) {
+    fail(cause.failure, std::move(cause.detail));
+  }
+
   void finish(attempt_result result, bool keep_connection) {
     finished_ = true;
     deadline_.cancel();
-    if (resolver_)
-      resolver_->cancel();
     if (conn_ && keep_connection)
       engine_.pool.put(pool_key(), std::move(conn_));
     else if (conn_)
@@ -437,12 +528,13 @@ private:
   http_prober::completion done_;
   steady::time_point submitted_; // latency is measured from here
   asio::steady_timer deadline_;  // the one deadline of the whole attempt
-  std::optional<tcp::resolver> resolver_; // only for host names
-  connection_ptr conn_;                   // null until connected or taken
+  std::vector<tcp::endpoint> endpoints_; // the host's, tried in order
+  connection_ptr conn_;                  // null until connected or taken
   http::request<http::empty_body> http_request_;
   std::optional<http::response_parser<http::string_body>> parser_;
   boost::beast::flat_buffer buffer_{read_buffer_limit};
   stage stage_ = stage::connecting; // for the timeout's detail
+  int interim_responses_ = 0;       // 1xx responses read past
   bool reused_ = false;             // conn_ came from the idle pool
   bool finished_ = false;
 };
@@ -477,6 +569,10 @@ size_t http_prober::open_connections() const {
 
 size_t http_prober::in_flight() const {
   return impl_->in_flight_count.load();
+}
+
+size_t http_prober::dns_lookups() const {
+  return impl_->hosts.lookups();
 }
 
 } // namespace orasi

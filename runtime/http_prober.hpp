@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "messages/probe_messages.hpp"
 
@@ -24,6 +26,19 @@ struct http_prober_options {
   caf::timespan idle_timeout = std::chrono::seconds(60);
   /// Idle connections kept per scheme+host+port.
   size_t max_idle_per_host = 16;
+  /// A host name's addresses are reused this long (getaddrinfo does not
+  /// tell the records' own TTL); zero looks the name up for every attempt.
+  caf::timespan dns_ttl = std::chrono::seconds(30);
+  /// A host name that did not resolve is not looked up again for this long.
+  caf::timespan dns_failure_ttl = std::chrono::seconds(5);
+  /// Host names are looked up (getaddrinfo, which blocks) on up to this many
+  /// threads of their own, so that one slow name does not hold up others.
+  /// Destroying the engine waits for lookups that are running.
+  size_t resolver_threads = 4;
+  /// Tests only: replaces getaddrinfo. Called on a lookup thread (it may
+  /// block, and must be thread-safe); returns the host's addresses as IP
+  /// literals, none if the name does not resolve.
+  std::function<std::vector<std::string>(const std::string& host)> resolve_hook;
 };
 
 class http_prober {
@@ -50,6 +65,10 @@ public:
 
   /// Attempts in flight right now.
   size_t in_flight() const;
+
+  /// Host-name lookups started so far: one per name whose cached addresses
+  /// are missing or expired, however many attempts wait for it.
+  size_t dns_lookups() const;
 
 private:
   struct impl;

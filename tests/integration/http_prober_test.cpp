@@ -1,8 +1,10 @@
 // The prober engine against a scripted HTTP server on loopback: each way a
 // server can answer or misbehave ends in the right attempt_result, keep-alive
-// reuses connections, one slow endpoint never delays another, and no socket
-// leaks on any path.
+// reuses connections, one slow endpoint (or host name) never delays another,
+// host names are looked up once per TTL, the prober's own shortages are not
+// blamed on endpoints, and no socket leaks on any path.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -13,6 +15,9 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "runtime/http_prober.hpp"
 #include "test_support.hpp"
@@ -125,6 +130,40 @@ http_prober_options without_keep_alive() {
   http_prober_options options;
   options.keep_alive = false;
   return options;
+}
+
+/// Lowers the soft RLIMIT_NOFILE while it lives; the old limit comes back
+/// even when the test fails. It is process-wide: keep the scope to one
+/// attempt (the test server's accept retries; nothing else opens files).
+class descriptor_limit {
+public:
+  explicit descriptor_limit(rlim_t soft) {
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved_) == 0);
+    auto lowered = saved_;
+    lowered.rlim_cur = soft;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  }
+  ~descriptor_limit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+
+  descriptor_limit(const descriptor_limit&) = delete;
+  descriptor_limit& operator=(const descriptor_limit&) = delete;
+
+private:
+  rlimit saved_{};
+};
+
+/// The descriptor the next open() would get: with the limit there, every
+/// further open() fails with EMFILE while the open ones keep working.
+rlim_t lowest_free_descriptor() {
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  return static_cast<rlim_t>(fd);
+}
+
+bool all_answered(const std::vector<attempt_result>& results, uint16_t status) {
+  return std::all_of(results.begin(), results.end(),
+                     [&](auto& x) { return x.status == status; });
 }
 
 } // namespace
@@ -438,4 +477,200 @@ TEST_CASE("destroying the prober drops attempts in flight without calling "
   }
   CHECK_FALSE(*called);
   CHECK(eventually([&] { return server.open_connections() == 0; }));
+}
+
+TEST_CASE("concurrent attempts for one host name share one lookup, and later "
+          "ones use the cached addresses",
+          "[prober][dns]") {
+  http_test_server server;
+  // Fresh connections only: a pooled one would not need the name at all.
+  http_prober prober{without_keep_alive()};
+  for (int round = 0; round < 2; ++round) {
+    result_collector collector;
+    for (int i = 0; i < 20; ++i)
+      prober.submit(request_to(target_at("localhost", server.port())),
+                    collector.completion());
+    auto results = collector.wait_for(20);
+    REQUIRE(results.size() == 20);
+    CAPTURE(round, results.front().detail);
+    CHECK(all_answered(results, 200));
+    CHECK(prober.dns_lookups() == 1);
+  }
+}
+
+TEST_CASE("a zero dns_ttl looks the name up for every attempt",
+          "[prober][dns]") {
+  http_test_server server;
+  auto options = without_keep_alive();
+  options.dns_ttl = caf::timespan{0};
+  http_prober prober{options};
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(probe(prober, target_at("localhost", server.port())).status == 200);
+  CHECK(prober.dns_lookups() == 2);
+}
+
+TEST_CASE("a host name that does not resolve is remembered as such",
+          "[prober][dns]") {
+  http_prober prober;
+  auto first = probe(prober, target_at("nonexistent.invalid", 80));
+  auto second = probe(prober, target_at("nonexistent.invalid", 8080));
+  CAPTURE(first.detail, second.detail);
+  // Without a reachable DNS server the first lookup outlives both deadlines;
+  // the second attempt then waits for it instead of starting another.
+  if (first.failure == probe_failure::resolve) {
+    CHECK(second.failure == probe_failure::resolve);
+    CHECK_THAT(second.detail,
+               Catch::StartsWith("cannot resolve nonexistent.invalid: "));
+  }
+  CHECK(prober.dns_lookups() == 1);
+}
+
+TEST_CASE("a slow lookup holds up no other host name, and the attempt's "
+          "deadline covers it",
+          "[prober][dns]") {
+  http_test_server server;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  http_prober_options options;
+  // Bounded, so that a failed check cannot hang the prober's destruction.
+  options.resolve_hook = [released](const std::string& host) {
+    if (host == "slow.test")
+      released.wait_for(5s);
+    return std::vector<std::string>{"127.0.0.1"};
+  };
+  http_prober prober{options};
+  result_collector slow;
+  for (int i = 0; i < 3; ++i)
+    prober.submit(request_to(target_at("slow.test", server.port()), 500ms),
+                  slow.completion());
+  auto fast = probe(prober, target_at("fast.test", server.port()));
+  CAPTURE(fast.detail);
+  CHECK(fast.status == 200);
+  CHECK(slow.wait_for(0).empty()); // still waiting for their lookup
+
+  auto timed_out = slow.wait_for(3);
+  REQUIRE(timed_out.size() == 3);
+  for (auto& each : timed_out) {
+    CHECK(each.failure == probe_failure::timeout);
+    CHECK(each.detail == "no response within 500 ms (resolving the host)");
+  }
+  CHECK(prober.dns_lookups() == 2); // the three slow ones shared one
+  release.set_value();
+  CHECK(probe(prober, target_at("slow.test", server.port())).status == 200);
+  CHECK(prober.dns_lookups() == 2);
+}
+
+TEST_CASE("destroying the prober during a lookup waits for it and calls no "
+          "completion",
+          "[prober][dns]") {
+  http_test_server server{serving(server_behavior::blackhole())};
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  auto entered = std::make_shared<std::atomic<bool>>(false);
+  http_prober_options options;
+  options.resolve_hook = [released, entered](const std::string&) {
+    *entered = true;
+    released.wait_for(5s);
+    return std::vector<std::string>{"127.0.0.1"};
+  };
+  auto prober = std::make_unique<http_prober>(options);
+  auto called = std::make_shared<std::atomic<bool>>(false);
+  prober->submit(request_to(target_at("slow.test", server.port()), 10s),
+                 [called](attempt_result) { *called = true; });
+  REQUIRE(eventually([&] { return entered->load(); }));
+  auto destroyed = std::async(std::launch::async, [&] { prober.reset(); });
+  // It cannot end before the lookup does: the lookup thread is joined.
+  CHECK(destroyed.wait_for(50ms) == std::future_status::timeout);
+  release.set_value();
+  destroyed.get();
+  CHECK_FALSE(*called);
+}
+
+TEST_CASE("running out of file descriptors is a local failure, not the "
+          "endpoint's",
+          "[prober][resources]") {
+  http_test_server server;
+  http_prober prober;
+  attempt_result result;
+  {
+    descriptor_limit exhausted{lowest_free_descriptor()};
+    result = probe(prober, target_of(server));
+  }
+  CHECK(result.failure == probe_failure::local);
+  CHECK(result.detail == "out of file descriptors (Too many open files)");
+  CHECK(server.connections_accepted() == 0);
+  CHECK(probe(prober, target_of(server)).status == 200);
+}
+
+TEST_CASE("a host name looked up while out of file descriptors is a local "
+          "failure, and not remembered",
+          "[prober][resources][dns]") {
+  http_test_server server;
+  http_prober prober;
+  auto target = target_at("localhost", server.port());
+  attempt_result result;
+  {
+    descriptor_limit exhausted{lowest_free_descriptor()};
+    result = probe(prober, target);
+  }
+  CHECK(result.failure == probe_failure::local);
+  CHECK(result.detail == "out of file descriptors (Too many open files)");
+  CHECK(probe(prober, target).status == 200);
+  CHECK(prober.dns_lookups() == 2);
+}
+
+TEST_CASE("interim 1xx responses are read past to the final response",
+          "[prober]") {
+  const std::string early_hints =
+      "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+  http_test_server server;
+  http_prober prober;
+  SECTION("103 Early Hints, on a connection that stays reusable") {
+    server.set_behavior(server_behavior::after_interim(early_hints));
+    for (int i = 0; i < 2; ++i) {
+      auto result = probe(prober, target_of(server));
+      CAPTURE(result.detail);
+      CHECK(result.failure == probe_failure::none);
+      CHECK(result.status == 200);
+    }
+    CHECK(server.connections_accepted() == 1);
+  }
+  SECTION("100 Continue, then 103 Early Hints") {
+    server.set_behavior(server_behavior::after_interim(
+        "HTTP/1.1 100 Continue\r\n\r\n" + early_hints, 204));
+    CHECK(probe(prober, target_of(server)).status == 204);
+  }
+  SECTION("a server that sends nothing but interim responses") {
+    std::string endless;
+    for (int i = 0; i < 9; ++i)
+      endless += early_hints;
+    server.set_behavior(server_behavior::after_interim(endless));
+    auto result = probe(prober, target_of(server));
+    CHECK(result.failure == probe_failure::protocol_error);
+    CHECK(result.detail == "more than 8 interim (1xx) responses");
+  }
+  SECTION("101 Switching Protocols is final, and its connection not kept") {
+    server.set_behavior(server_behavior::answer(101, ""));
+    CHECK(probe(prober, target_of(server)).status == 101);
+    CHECK(prober.open_connections() == 0);
+  }
+}
+
+TEST_CASE("the sweep drops idle connections their server closed, and keeps "
+          "the others",
+          "[prober][keep-alive]") {
+  // Slow answers make the attempts overlap, so each opens its own.
+  http_test_server closing{serving(server_behavior::slow(50ms))};
+  http_test_server keeping;
+  http_prober prober; // a 60 s idle timeout: only the liveness check acts
+  result_collector collector;
+  for (int i = 0; i < 3; ++i)
+    prober.submit(request_to(target_of(closing)), collector.completion());
+  REQUIRE(collector.wait_for(3).size() == 3);
+  REQUIRE(probe(prober, target_of(keeping)).status == 200);
+  REQUIRE(prober.open_connections() == 4);
+  closing.close_idle_connections();
+  CHECK(eventually([&] { return prober.open_connections() == 1; }, 3s));
+  CHECK(probe(prober, target_of(keeping)).status == 200);
+  CHECK(keeping.connections_accepted() == 1);
 }

@@ -89,6 +89,13 @@ server_behavior server_behavior::close_without_response() {
   return replying(reply_kind::close_without_response);
 }
 
+server_behavior server_behavior::after_interim(std::string interim,
+                                               uint16_t status) {
+  auto result = answer(status);
+  result.interim = std::move(interim);
+  return result;
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -291,7 +298,7 @@ private:
   void reply(const server_behavior& behavior) {
     switch (behavior.reply) {
     case reply_kind::status:
-      return send(status_response(behavior, keep_alive_),
+      return send(behavior.interim + status_response(behavior, keep_alive_),
                   &session::after_response);
     case reply_kind::blackhole:
       return drain();

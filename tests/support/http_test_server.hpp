@@ -35,6 +35,9 @@ struct server_behavior {
   /// connection: a server that dropped a keep-alive connection just as the
   /// client reused it.
   bool drop_reused_connections = false;
+  /// Sent just before a `status` reply, in the same write: raw interim
+  /// responses such as "HTTP/1.1 103 Early Hints\r\n\r\n".
+  std::string interim;
 
   static server_behavior answer(uint16_t status, std::string body = "ok");
   static server_behavior redirect(uint16_t status, std::string location);
@@ -45,6 +48,9 @@ struct server_behavior {
   static server_behavior garbage_status_line();
   static server_behavior close_mid_response();
   static server_behavior close_without_response();
+  /// `interim` (raw 1xx responses), then `status`.
+  static server_behavior after_interim(std::string interim,
+                                       uint16_t status = 200);
 };
 
 struct http_test_server_options {
