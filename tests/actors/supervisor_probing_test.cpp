@@ -239,7 +239,7 @@ TEST_CASE_METHOD(probing_fixture,
 
 TEST_CASE_METHOD(probing_fixture,
                  "probing: a restarted registry gets the verdicts and "
-                 "degraded flags back; probes keep running",
+                 "degraded flags back, probes keep running",
                  "[probing][restart]") {
   source->services["api-1"] = make_service("api", {url_a});
   statuses[url_a] = 429;
