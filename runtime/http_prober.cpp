@@ -4,6 +4,7 @@
 #include "runtime/http_prober.hpp"
 
 #include "runtime/http_connection_pool.hpp"
+#include "runtime/http_host_cache.hpp"
 
 #include <chrono>
 #include <optional>
