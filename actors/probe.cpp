@@ -70,8 +70,13 @@ void send_attempt(probe_pointer self) {
                           st.options.settings->timeout};
   self->send(st.options.prober, std::move(request),
              caf::actor_cast<caf::actor>(self));
-  self->delayed_send(self, st.options.settings->timeout + watchdog_grace,
-                     watchdog_atom::value, st.attempt_id);
+}
+
+/// The longest a check can take if the prober answers every attempt: one
+/// watchdog per check (not per attempt) keeps timers off the common path.
+caf::timespan check_budget(const probe_settings& settings) {
+  return settings.timeout * (1 + settings.retries) +
+         settings.retry_backoff * settings.retries + watchdog_grace;
 }
 
 /// Ends the current check: reports it (unless it was inconclusive) and
@@ -110,6 +115,8 @@ void begin_check(probe_pointer self) {
   ++st.check_number;
   st.attempts_made = 0;
   st.check_started = self->clock().now();
+  self->delayed_send(self, check_budget(*st.options.settings),
+                     watchdog_atom::value, st.check_number);
   if (!st.target) {
     if (st.options.metrics)
       st.options.metrics->attempt_failed(probe_failure::invalid_url);
@@ -196,16 +203,18 @@ probe_actor::behavior_type probe(probe_pointer self, probe_options options) {
           send_attempt(self);
       },
       [self](attempt_result& result) { on_attempt_result(self, result); },
-      [self](watchdog_atom, uint64_t attempt_id) {
-        if (attempt_id != self->state.attempt_id)
-          return;
-        attempt_result silence;
-        silence.attempt_id = attempt_id;
-        silence.failure = probe_failure::timeout;
-        silence.latency =
-            self->state.options.settings->timeout + watchdog_grace;
-        silence.detail = "the prober did not answer";
-        on_attempt_result(self, silence);
+      [self](watchdog_atom, uint64_t check_number) {
+        auto& st = self->state;
+        if (!st.checking || check_number != st.check_number)
+          return; // that check ended normally
+        // The prober lost an attempt: the check's time is up, it failed.
+        auto outcome = make_outcome(st);
+        outcome.failure = probe_failure::timeout;
+        outcome.reason = "the prober did not answer";
+        outcome.latency = st.options.settings->timeout;
+        if (st.options.metrics)
+          st.options.metrics->attempt_failed(probe_failure::timeout);
+        finish_check(self, std::move(outcome));
       },
   };
 }

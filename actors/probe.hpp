@@ -37,7 +37,7 @@ using probe_actor = caf::typed_actor<
     caf::reacts_to<retry_atom, uint64_t>,
     // The prober's answer to one attempt.
     caf::reacts_to<attempt_result>,
-    // Timer: attempt N got no answer at all (the prober is stuck or gone).
+    // Timer: check N outlived its whole budget (the prober lost an attempt).
     caf::reacts_to<watchdog_atom, uint64_t>>;
 
 /// How every endpoint is checked (from HealthCheckConfig).

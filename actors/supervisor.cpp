@@ -460,9 +460,16 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   if (transition) {
     if (st.options.probing && st.options.probing->metrics)
       st.options.probing->metrics->transition();
-    spdlog::info("endpoint {} of {}: now {} ({})", outcome.endpoint_url,
-                 outcome.service_id, to_string(*transition),
-                 outcome.passed ? "passing" : outcome.reason);
+    // Endpoints turning Healthy at start-up are routine (10,000 lines
+    // for 10,000 endpoints): debug. Every other change is news: info.
+    auto level =
+        *transition == EndpointHealthStatus::Healthy && !tracked.was_decided
+            ? spdlog::level::debug
+            : spdlog::level::info;
+    tracked.was_decided = true;
+    spdlog::log(level, "endpoint {} of {}: now {} ({})", outcome.endpoint_url,
+                outcome.service_id, to_string(*transition),
+                outcome.passed ? "passing" : outcome.reason);
   }
   if (st.children->registry)
     self->send(st.children->registry,

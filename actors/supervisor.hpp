@@ -96,6 +96,7 @@ struct tracked_endpoint {
   endpoint_health_tracker tracker;
   bool last_pass_degraded = false; // the last passing check answered 429
   bool reported_degraded = false;  // what the registry was told
+  bool was_decided = false;        // has left Unknown once
 };
 
 struct supervisor_state {

@@ -83,6 +83,25 @@ make_supervisor_options(const GatewayConfig& config,
   return options;
 }
 
+/// A check of an endpoint that never answers lasts (1 + retries) timeouts
+/// plus the backoffs; if that exceeds the interval, checks run back to back
+/// and detecting a hang takes failure_threshold such checks, not intervals.
+void warn_if_checks_outlast_interval(const ServiceDiscoveryConfig& sd) {
+  const auto& hc = sd.health_check;
+  if (!hc.enabled)
+    return;
+  auto worst_check =
+      hc.timeout * (1 + hc.retries) + hc.retry_backoff * hc.retries;
+  auto interval = sd.effective_health_check_interval();
+  if (worst_check <= interval)
+    return;
+  spdlog::warn("health_check: a check of an endpoint that never answers "
+               "lasts up to {} ((1 + retries) x timeout + backoffs), longer "
+               "than the interval {}; such an endpoint is out after about {}",
+               format_duration(worst_check), format_duration(interval),
+               format_duration(worst_check * hc.failure_threshold));
+}
+
 probe_settings make_probe_settings(const ServiceDiscoveryConfig& sd) {
   const auto& hc = sd.health_check;
   probe_settings settings;
@@ -103,6 +122,11 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
   add_message_types(*cfg);
   cfg->set("logger.file-verbosity", caf::atom("quiet"));
   cfg->set("logger.console-verbosity", caf::atom("quiet"));
+  // CAF's default idle workers spin, then poll 500 times 50 us apart before
+  // they block: at our message rates (a few per check) that burned 20% of a
+  // core for 10 endpoints. Blocking at once: 1% (bench/RESULTS.md).
+  cfg->set("work-stealing.aggressive-poll-attempts", size_t{0});
+  cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
   return cfg;
 }
 
@@ -259,6 +283,7 @@ struct ServiceDiscovery::impl {
       probing.seed = std::random_device{}();
       options.probing = std::move(probing);
     }
+    warn_if_checks_outlast_interval(config.service_discovery);
     supervisor = system->spawn(orasi::supervisor, std::move(options));
   }
 };

@@ -182,8 +182,8 @@ TEST_CASE_METHOD(probe_fixture,
 }
 
 TEST_CASE_METHOD(probe_fixture,
-                 "probe: an attempt the prober never answers fails by the "
-                 "watchdog, and a late answer is ignored",
+                 "probe: a check whose attempt the prober never answers "
+                 "fails by the watchdog, and a late answer is ignored",
                  "[probe][timeout]") {
   auto settings = test_probe_settings();
   settings.retries = 0;
@@ -244,12 +244,12 @@ TEST_CASE_METHOD(probe_fixture,
                  "retry is in flight, is ignored",
                  "[probe][retries]") {
   auto settings = test_probe_settings(); // 1 retry after 100 ms
-  spawn_probe(settings);                 // no responder
+  spawn_probe(settings);                 // no responder: the test answers
   run_until_attempts(1);
   auto first = script->attempts.front();
-  advance(3s); // the watchdog gives the first attempt up
-  run_until_attempts(2);
-  answer(first, answer_status(200)); // stale: must not pass the check
+  answer(first, answer_status(500));
+  run_until_attempts(2);             // the retry is in flight
+  answer(first, answer_status(200)); // a duplicate of the first: stale
   CHECK(outcomes->empty());
   answer(script->attempts.at(1), answer_status(500));
   REQUIRE(outcomes->size() == 1);
