@@ -370,7 +370,12 @@ TEST_CASE("a connection the server closed while idle is replaced",
   http_test_server server;
   http_prober prober;
   REQUIRE(probe(prober, target_of(server)).status == 200);
-  server.close_idle_connections();
+  // The client has its answer before the server's session is back to
+  // waiting for the next request: close until it really is closed.
+  REQUIRE(eventually([&] {
+    server.close_idle_connections();
+    return server.open_connections() == 0;
+  }));
   auto result = probe(prober, target_of(server));
   CAPTURE(result.detail);
   CHECK(result.failure == probe_failure::none);
@@ -669,7 +674,10 @@ TEST_CASE("the sweep drops idle connections their server closed, and keeps "
   REQUIRE(collector.wait_for(3).size() == 3);
   REQUIRE(probe(prober, target_of(keeping)).status == 200);
   REQUIRE(prober.open_connections() == 4);
-  closing.close_idle_connections();
+  REQUIRE(eventually([&] {
+    closing.close_idle_connections();
+    return closing.open_connections() == 0;
+  }));
   CHECK(eventually([&] { return prober.open_connections() == 1; }, 3s));
   CHECK(probe(prober, target_of(keeping)).status == 200);
   CHECK(keeping.connections_accepted() == 1);
