@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 #include <spdlog/spdlog.h>
 
 namespace orasi {
@@ -29,6 +30,26 @@ bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
     return true;
   }
   return false;
+}
+
+namespace {
+
+class actor_port : public prober_port {
+public:
+  explicit actor_port(prober_actor prober) : prober_(std::move(prober)) {}
+
+  void submit(attempt_request request, caf::actor reply_to) override {
+    caf::anon_send(prober_, std::move(request), std::move(reply_to));
+  }
+
+private:
+  prober_actor prober_;
+};
+
+} // namespace
+
+prober_port_ptr make_actor_port(prober_actor prober) {
+  return std::make_shared<actor_port>(std::move(prober));
 }
 
 namespace {
@@ -68,8 +89,8 @@ void send_attempt(probe_pointer self) {
   count(st, &probe_metrics::attempt_sent);
   attempt_request request{st.attempt_id, *st.target,
                           st.options.settings->timeout};
-  self->send(st.options.prober, std::move(request),
-             caf::actor_cast<caf::actor>(self));
+  st.options.prober->submit(std::move(request),
+                            caf::actor_cast<caf::actor>(self));
 }
 
 /// The longest a check can take if the prober answers every attempt: one

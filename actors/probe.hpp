@@ -21,11 +21,25 @@
 
 namespace orasi {
 
-/// Who does the HTTP work: answers every (attempt_request, reply_to) with
-/// exactly one attempt_result sent to reply_to. In production a front for
-/// the Asio engine (runtime/http_prober_actor); in tests a script.
+/// Who does the HTTP work: answers every submitted attempt with exactly one
+/// attempt_result sent to `reply_to`. A plain interface, not an actor, so
+/// that production probes hand attempts straight to the Asio engine's queue
+/// (runtime/http_prober_port) without a message hop per attempt.
+class prober_port {
+public:
+  virtual ~prober_port() = default;
+  /// Called on the probe's thread: must not block.
+  virtual void submit(attempt_request request, caf::actor reply_to) = 0;
+};
+
+using prober_port_ptr = std::shared_ptr<prober_port>;
+
+/// An actor that plays the prober: it receives (attempt_request, reply_to).
+/// Tests script one; make_actor_port() puts it behind a prober_port.
 using prober_actor =
     caf::typed_actor<caf::reacts_to<attempt_request, caf::actor>>;
+
+prober_port_ptr make_actor_port(prober_actor prober);
 
 /// Where outcomes go (the supervisor).
 using outcome_listener = caf::typed_actor<caf::reacts_to<probe_outcome>>;
@@ -62,7 +76,7 @@ struct probe_options {
   std::string service_id;
   std::string endpoint_url;
   std::shared_ptr<const probe_settings> settings;
-  prober_actor prober;
+  prober_port_ptr prober;
   outcome_listener listener;
   std::shared_ptr<probe_metrics> metrics; // may be null
   uint64_t seed = 0;                      // jitter and initial offset

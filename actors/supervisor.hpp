@@ -56,7 +56,7 @@ struct restart_policy {
 /// declares.
 struct probing_options {
   std::shared_ptr<const probe_settings> settings;
-  prober_actor prober;
+  prober_port_ptr prober;
   std::shared_ptr<probe_metrics> metrics; // may be null
   uint64_t seed = 0; // each probe's jitter seed derives from it
 };

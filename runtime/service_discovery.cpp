@@ -17,7 +17,7 @@
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
-#include "runtime/http_prober_actor.hpp"
+#include "runtime/http_prober_port.hpp"
 
 namespace orasi {
 
@@ -219,7 +219,6 @@ struct ServiceDiscovery::impl {
   caf::actor_system* system = nullptr;
   std::shared_ptr<snapshot_store> store = std::make_shared<snapshot_store>();
   supervisor_actor supervisor;
-  prober_actor prober; // null when health checking is off
   std::shared_ptr<orasi::probe_metrics> metrics =
       std::make_shared<orasi::probe_metrics>();
   std::mutex callback_mutex;
@@ -255,8 +254,6 @@ struct ServiceDiscovery::impl {
       callbacks.clear();
     }
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
-    if (prober)
-      caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
   }
 
   /// Validates, then spawns the supervisor and, if health checking is on,
@@ -273,12 +270,12 @@ struct ServiceDiscovery::impl {
       http_prober_options engine_options;
       engine_options.keep_alive = hc.keep_alive;
       engine_options.tls_verify = hc.tls_verify;
-      prober = system->spawn(http_prober_actor,
-                             std::make_shared<http_prober>(engine_options));
+      // The probes share the engine; it goes with the last of them.
       probing_options probing;
+      probing.prober =
+          make_http_prober_port(std::make_shared<http_prober>(engine_options));
       probing.settings = std::make_shared<const probe_settings>(
           make_probe_settings(config.service_discovery));
-      probing.prober = prober;
       probing.metrics = metrics;
       probing.seed = std::random_device{}();
       options.probing = std::move(probing);

@@ -167,7 +167,7 @@ actor_fixture::make_probing_options(probe_settings settings) {
   probing_options probing;
   probing.settings =
       std::make_shared<const probe_settings>(std::move(settings));
-  probing.prober = prober;
+  probing.prober = make_actor_port(prober);
   probing.metrics = metrics;
   probing.seed = 42;
   options.probing = std::move(probing);

@@ -52,7 +52,7 @@ struct probe_fixture : actor_fixture {
     options.endpoint_url = std::move(url);
     options.settings =
         std::make_shared<const probe_settings>(std::move(settings));
-    options.prober = prober;
+    options.prober = make_actor_port(prober);
     options.listener = listener;
     options.metrics = metrics;
     options.seed = 7;
