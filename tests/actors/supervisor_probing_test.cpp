@@ -298,3 +298,21 @@ TEST_CASE_METHOD(probing_fixture,
   CHECK(metrics->read().attempts_failed.at("local") > 0);
   CHECK(metrics->read().checks_failed == 0);
 }
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: failure_threshold failing checks make a new "
+                 "endpoint Unhealthy, not one fewer",
+                 "[probing][thresholds]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  statuses[url_a] = 503;
+  start(); // thresholds 2/3, 1 retry: two attempts per failing check
+  run_checks(url_a, 2 * 2);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unknown);
+  run_checks(url_a, 2);
+  CHECK(service("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Unhealthy);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unhealthy);
+  CHECK(metrics->read().checks_failed == 3);
+  CHECK(metrics->read().attempts_failed.at("status") == 6);
+}
