@@ -56,10 +56,10 @@ void restore_registry(supervisor_pointer self) {
     self->request(registry, caf::infinite, subscribe_atom::value, subscriber)
         .then([](uint64_t) {}, log_child_error("re-subscribing"));
   for (auto& [key, tracked] : st.trackers)
-    if (tracked.tracker.state() != EndpointHealthStatus::Unknown)
-      self->send(registry, endpoint_health_changed{
-                               key.first, key.second, tracked.tracker.state(),
-                               "restored", tracked.reported_degraded});
+    if (tracked.reported != EndpointHealthStatus::Unknown)
+      self->send(registry, endpoint_health_changed{key.first, key.second,
+                                                   tracked.reported, "restored",
+                                                   tracked.reported_degraded});
 }
 
 // -- probes
@@ -163,6 +163,8 @@ void finish_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopped;
   st.trackers.clear();
+  st.reported_unhealthy = 0;
+  st.held = 0;
   st.pruned_generation.reset();
   // A failed start is answered only now, so that a caller who retries at
   // once finds the supervisor stopped rather than stopping.
@@ -411,8 +413,16 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
     return; // only health changed: every tracked endpoint still exists
   st.pruned_generation = snapshot.backend_generation;
   auto endpoints = endpoint_keys(snapshot.services);
-  for (auto i = st.trackers.begin(); i != st.trackers.end();)
-    i = endpoints.count(i->first) > 0 ? std::next(i) : st.trackers.erase(i);
+  for (auto i = st.trackers.begin(); i != st.trackers.end();) {
+    if (endpoints.count(i->first) > 0) {
+      ++i;
+      continue;
+    }
+    st.reported_unhealthy -=
+        i->second.reported == EndpointHealthStatus::Unhealthy;
+    st.held -= i->second.held;
+    i = st.trackers.erase(i);
+  }
 }
 
 /// Whether an outcome may change state: only while starting or running,
@@ -436,6 +446,69 @@ bool accepts_outcome(supervisor_pointer self, const endpoint_key& key) {
   });
 }
 
+/// Tells the registry what an endpoint now is, keeping count of the
+/// endpoints reported Unhealthy.
+void report(supervisor_pointer self, const endpoint_key& key,
+            tracked_endpoint& tracked, EndpointHealthStatus status,
+            bool degraded, const std::string& reason) {
+  auto& st = self->state;
+  st.reported_unhealthy -= tracked.reported == EndpointHealthStatus::Unhealthy;
+  st.reported_unhealthy += status == EndpointHealthStatus::Unhealthy;
+  tracked.reported = status;
+  tracked.reported_degraded = degraded;
+  if (st.children->registry)
+    self->send(st.children->registry,
+               endpoint_health_changed{key.first, key.second, status, reason,
+                                       degraded});
+}
+
+/// The panic guard (opt-in): whether taking one more endpoint out would
+/// leave more than the threshold's share of the probed endpoints Unhealthy.
+/// When most endpoints fail at once, the cause is more often the prober's
+/// own network than the fleet; excluding them all would empty the routable
+/// view, so their last state is kept until fewer fail.
+bool panic_holds(const supervisor_state& st) {
+  if (!st.options.probing || st.options.probing->panic_threshold_percent == 0)
+    return false;
+  auto total = st.children->probes.size();
+  return (st.reported_unhealthy + 1) * 100 >
+         st.options.probing->panic_threshold_percent * total;
+}
+
+/// Reports held exclusions for as long as the guard allows.
+void release_held(supervisor_pointer self) {
+  auto& st = self->state;
+  for (auto i = st.trackers.begin(); st.held > 0 && i != st.trackers.end();
+       ++i) {
+    if (!i->second.held)
+      continue;
+    if (panic_holds(st))
+      return;
+    i->second.held = false;
+    --st.held;
+    report(self, i->first, i->second, EndpointHealthStatus::Unhealthy, false,
+           "no longer held by the panic guard");
+  }
+  spdlog::info("panic guard: every held endpoint is now reported");
+}
+
+/// Holds back a transition to Unhealthy while the guard says so; true if
+/// it did.
+bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
+                    tracked_endpoint& tracked) {
+  auto& st = self->state;
+  if (tracked.held || !panic_holds(st))
+    return tracked.held;
+  if (st.held++ == 0)
+    spdlog::warn("panic guard: more than {}% of the probed endpoints would "
+                 "be Unhealthy; keeping the last state of further failing "
+                 "endpoints until fewer fail (first: {} of {})",
+                 st.options.probing->panic_threshold_percent, key.second,
+                 key.first);
+  tracked.held = true;
+  return true;
+}
+
 /// Applies one check result to the endpoint's threshold machine and tells
 /// the registry when its state or its degraded flag changes.
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
@@ -452,11 +525,18 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   if (outcome.passed)
     tracked.last_pass_degraded = outcome.degraded;
   auto state = tracked.tracker.state();
+  if (state == EndpointHealthStatus::Unhealthy &&
+      tracked.reported != EndpointHealthStatus::Unhealthy &&
+      hold_exclusion(self, key, tracked))
+    return;
+  if (tracked.held) { // recovered while held: nothing to release
+    tracked.held = false;
+    --st.held;
+  }
   bool degraded =
       state == EndpointHealthStatus::Healthy && tracked.last_pass_degraded;
   if (!transition && degraded == tracked.reported_degraded)
     return;
-  tracked.reported_degraded = degraded;
   if (transition) {
     if (st.options.probing && st.options.probing->metrics)
       st.options.probing->metrics->transition();
@@ -471,10 +551,9 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
                 outcome.service_id, to_string(*transition),
                 outcome.passed ? "passing" : outcome.reason);
   }
-  if (st.children->registry)
-    self->send(st.children->registry,
-               endpoint_health_changed{key.first, key.second, state,
-                                       outcome.reason, degraded});
+  report(self, key, tracked, state, degraded, outcome.reason);
+  if (st.held > 0 && state != EndpointHealthStatus::Unhealthy)
+    release_held(self);
 }
 
 } // namespace
@@ -554,6 +633,8 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
       [self](changed_atom, const SnapshotPtr& snapshot) {
         prune_trackers(self->state, *snapshot);
         reconcile_probes(self, *snapshot);
+        if (self->state.held > 0)
+          release_held(self); // fewer endpoints failing, or fewer endpoints
       },
       [self](children_atom) {
         return std::make_tuple(self->state.children->registry,

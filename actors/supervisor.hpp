@@ -59,6 +59,9 @@ struct probing_options {
   prober_port_ptr prober;
   std::shared_ptr<probe_metrics> metrics; // may be null
   uint64_t seed = 0; // each probe's jitter seed derives from it
+  /// The panic guard: no transition may leave more than this share of the
+  /// probed endpoints Unhealthy; 0 turns it off.
+  uint32_t panic_threshold_percent = 0;
 };
 
 struct supervisor_options {
@@ -97,6 +100,10 @@ struct tracked_endpoint {
   bool last_pass_degraded = false; // the last passing check answered 429
   bool reported_degraded = false;  // what the registry was told
   bool was_decided = false;        // has left Unknown once
+  /// What the registry was told; differs from the tracker's state while
+  /// the panic guard holds the endpoint's exclusion back.
+  EndpointHealthStatus reported = EndpointHealthStatus::Unknown;
+  bool held = false; // Unhealthy by the thresholds, held by the guard
 };
 
 struct supervisor_state {
@@ -111,6 +118,8 @@ struct supervisor_state {
   std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
   std::map<child_kind, child_restarts> restarts;
   std::map<endpoint_key, tracked_endpoint> trackers;
+  size_t reported_unhealthy = 0; // trackers reported Unhealthy
+  size_t held = 0;               // trackers held by the panic guard
   /// The backend_generation the probes were last matched against.
   std::optional<uint64_t> probed_generation;
   /// The backend_generation the trackers were last pruned against.

@@ -29,7 +29,8 @@ bool HealthCheckConfig::operator==(const HealthCheckConfig& other) const {
          enabled == other.enabled && jitter_percent == other.jitter_percent &&
          fast_interval == other.fast_interval &&
          retry_backoff == other.retry_backoff &&
-         keep_alive == other.keep_alive && tls_verify == other.tls_verify;
+         keep_alive == other.keep_alive && tls_verify == other.tls_verify &&
+         panic_threshold_percent == other.panic_threshold_percent;
 }
 
 const char* to_string(ServiceDiscoveryBackend x) {
@@ -282,7 +283,8 @@ void read_health_check(const json::value& value, HealthCheckConfig& out) {
   reader.check_known({"enabled", "path", "timeout", "interval", "retries",
                       "success_threshold", "failure_threshold",
                       "expected_statuses", "jitter_percent", "fast_interval",
-                      "retry_backoff", "keep_alive", "tls_verify"});
+                      "retry_backoff", "keep_alive", "tls_verify",
+                      "panic_threshold_percent"});
   reader.read("enabled", out.enabled);
   reader.read("path", out.health_check_path);
   reader.read("timeout", out.timeout);
@@ -296,6 +298,7 @@ void read_health_check(const json::value& value, HealthCheckConfig& out) {
   reader.read("retry_backoff", out.retry_backoff);
   reader.read("keep_alive", out.keep_alive);
   reader.read("tls_verify", out.tls_verify);
+  reader.read("panic_threshold_percent", out.panic_threshold_percent);
 }
 
 void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
@@ -455,6 +458,9 @@ void GatewayConfig::validate() const {
   if (hc.retry_backoff.count() < 0)
     fail("service_discovery.health_check.retry_backoff",
          "must not be negative");
+  if (hc.panic_threshold_percent > 100)
+    fail("service_discovery.health_check.panic_threshold_percent",
+         "must be at most 100");
   if (hc.jitter_percent > 50)
     fail("service_discovery.health_check.jitter_percent", "must be at most 50");
   if (hc.expected_statuses.empty())

@@ -50,6 +50,10 @@ struct HealthCheckConfig {
   bool keep_alive = true;
   /// Verify https certificates (off: a check tests liveness, not trust).
   bool tls_verify = false;
+  /// The panic guard: no endpoint is taken out while that would leave more
+  /// than this share (percent) of all probed endpoints Unhealthy; their
+  /// last state is kept until fewer fail. 0 (the default) turns it off.
+  uint32_t panic_threshold_percent = 0;
 
   bool operator==(const HealthCheckConfig& other) const;
   bool operator!=(const HealthCheckConfig& other) const {

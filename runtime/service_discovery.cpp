@@ -278,6 +278,7 @@ struct ServiceDiscovery::impl {
           make_probe_settings(config.service_discovery));
       probing.metrics = metrics;
       probing.seed = std::random_device{}();
+      probing.panic_threshold_percent = hc.panic_threshold_percent;
       options.probing = std::move(probing);
     }
     warn_if_checks_outlast_interval(config.service_discovery);

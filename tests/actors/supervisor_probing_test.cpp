@@ -316,3 +316,75 @@ TEST_CASE_METHOD(probing_fixture,
   CHECK(metrics->read().checks_failed == 3);
   CHECK(metrics->read().attempts_failed.at("status") == 6);
 }
+
+namespace {
+
+std::string url_n(int i) {
+  return "http://10.0.1." + std::to_string(i) + ":80";
+}
+
+} // namespace
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: the panic guard keeps more than its share of "
+                 "endpoints from being taken out, and lets them go as others "
+                 "recover",
+                 "[probing][panic]") {
+  source->services["api-1"] =
+      make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
+  auto settings = test_probe_settings();
+  settings.thresholds = health_thresholds{1, 1};
+  auto options = make_probing_options(settings);
+  options.probing->panic_threshold_percent = 50;
+  sup = sys.spawn(supervisor, std::move(options));
+  supervisors.push_back(sup);
+  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  run_for(3s);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  auto unhealthy = [&] {
+    int count = 0;
+    for (auto& endpoint : service("api-1").endpoints)
+      count += endpoint.health_status == EndpointHealthStatus::Unhealthy;
+    return count;
+  };
+  // Three of four fail: at most half may be out.
+  for (int i : {1, 2, 3})
+    statuses[url_n(i)] = 503;
+  run_for(15s);
+  CHECK(unhealthy() == 2);
+  CHECK(store->load()->healthy.at("api-1").endpoints.size() == 2);
+  // One of the excluded recovers: the held one may go now.
+  auto excluded = std::vector<std::string>{};
+  for (auto& endpoint : service("api-1").endpoints)
+    if (endpoint.health_status == EndpointHealthStatus::Unhealthy)
+      excluded.push_back(endpoint.url);
+  statuses[excluded.front()] = 200;
+  run_for(15s);
+  CHECK(unhealthy() == 2);
+  for (auto& endpoint : service("api-1").endpoints)
+    CHECK(
+        (endpoint.health_status == EndpointHealthStatus::Unhealthy) ==
+        (statuses.count(endpoint.url) > 0 && statuses.at(endpoint.url) == 503));
+  // All recover: nothing stays excluded or held.
+  for (int i : {1, 2, 3})
+    statuses[url_n(i)] = 200;
+  run_for(15s);
+  CHECK(unhealthy() == 0);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: without the panic guard every failing endpoint "
+                 "is taken out",
+                 "[probing][panic]") {
+  source->services["api-1"] =
+      make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
+  auto settings = test_probe_settings();
+  settings.thresholds = health_thresholds{1, 1};
+  start(settings);
+  run_for(3s);
+  for (int i : {1, 2, 3, 4})
+    statuses[url_n(i)] = 503;
+  run_for(15s);
+  CHECK(service("api-1").health_status == ServiceHealthStatus::Unhealthy);
+  CHECK(store->load()->healthy.empty());
+}

@@ -58,6 +58,8 @@ TEST_CASE("config errors: each names the field", "[config][errors]") {
        "service_discovery.health_check.keep_alive"},
       {discovery(R"("health_check":{"tls_verify":null})"),
        "service_discovery.health_check.tls_verify"},
+      {discovery(R"("health_check":{"panic_threshold_percent":101})"),
+       "service_discovery.health_check.panic_threshold_percent"},
       {discovery(R"("health_check":{"jitter_percent":51})"),
        "service_discovery.health_check.jitter_percent"},
       {discovery(R"("health_check":{"fast_interval":"0s"})"),

@@ -210,11 +210,12 @@ TEST_CASE("config: the probing fields beyond the spec", "[config]") {
   CHECK(defaults.retry_backoff == 100ms);
   CHECK(defaults.keep_alive);
   CHECK_FALSE(defaults.tls_verify);
+  CHECK(defaults.panic_threshold_percent == 0);
   CHECK(defaults.expected_statuses == std::vector<StatusRange>{{200, 299}});
   auto config = GatewayConfig::from_json(
       R"({"service_discovery":{"health_check":{"enabled":false,
         "jitter_percent":25,"fast_interval":"500ms","retry_backoff":"0ms",
-        "keep_alive":false,"tls_verify":true,
+        "keep_alive":false,"tls_verify":true,"panic_threshold_percent":60,
         "expected_statuses":[204,"300-399"]}}})");
   const auto& hc = config.service_discovery.health_check;
   CHECK_FALSE(hc.enabled);
@@ -223,6 +224,7 @@ TEST_CASE("config: the probing fields beyond the spec", "[config]") {
   CHECK(hc.retry_backoff == 0ms);
   CHECK_FALSE(hc.keep_alive);
   CHECK(hc.tls_verify);
+  CHECK(hc.panic_threshold_percent == 60);
   CHECK(hc.expected_statuses ==
         std::vector<StatusRange>{{204, 204}, {300, 399}});
   CHECK(hc != defaults);
