@@ -93,11 +93,13 @@ void send_attempt(probe_pointer self) {
                             caf::actor_cast<caf::actor>(self));
 }
 
-/// The longest a check can take if the prober answers every attempt: one
-/// watchdog per check (not per attempt) keeps timers off the common path.
+/// The longest a check can take if the prober answers every attempt, with
+/// a grace per attempt for queueing in the engine and the reply's hop. One
+/// watchdog per check halves the timers of the common path; an attempt the
+/// engine loses (a bug, never a slow endpoint) fails its whole check.
 caf::timespan check_budget(const probe_settings& settings) {
-  return settings.timeout * (1 + settings.retries) +
-         settings.retry_backoff * settings.retries + watchdog_grace;
+  return (settings.timeout + watchdog_grace) * (1 + settings.retries) +
+         settings.retry_backoff * settings.retries;
 }
 
 /// Ends the current check: reports it (unless it was inconclusive) and

@@ -102,6 +102,8 @@ void update_active_probes(supervisor_state& st) {
     st.options.probing->metrics->set_active_probes(st.children->probes.size());
 }
 
+void release_held(supervisor_pointer self); // the panic guard, below
+
 /// One probe per endpoint of `snapshot`: starts the missing ones and stops
 /// those whose endpoint is gone. Skipped when only health changed.
 void reconcile_probes(supervisor_pointer self,
@@ -127,6 +129,8 @@ void reconcile_probes(supervisor_pointer self,
     if (probes.count(key) == 0)
       spawn_probe(self, key);
   update_active_probes(st);
+  if (st.held > 0)
+    release_held(self); // more endpoints may allow more exclusions
 }
 
 /// Forgets a crashed probe; true if `source` was one.
@@ -486,6 +490,11 @@ void release_held(supervisor_pointer self) {
       return;
     i->second.held = false;
     --st.held;
+    if (st.options.probing->metrics)
+      st.options.probing->metrics->transition();
+    spdlog::info("endpoint {} of {}: now Unhealthy (no longer held by the "
+                 "panic guard)",
+                 i->first.second, i->first.first);
     report(self, i->first, i->second, EndpointHealthStatus::Unhealthy, false,
            "no longer held by the panic guard");
   }
@@ -497,8 +506,18 @@ void release_held(supervisor_pointer self) {
 bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
                     tracked_endpoint& tracked) {
   auto& st = self->state;
-  if (tracked.held || !panic_holds(st))
-    return tracked.held;
+  if (tracked.held) {
+    // Re-checked on every failing check, so a held endpoint goes as soon
+    // as the guard allows (e.g. after a crashed probe came back), not only
+    // when another endpoint changes.
+    if (panic_holds(st))
+      return true;
+    tracked.held = false;
+    --st.held;
+    return false;
+  }
+  if (!panic_holds(st))
+    return false;
   if (st.held++ == 0)
     spdlog::warn("panic guard: more than {}% of the probed endpoints would "
                  "be Unhealthy; keeping the last state of further failing "

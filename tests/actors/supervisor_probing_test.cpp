@@ -388,3 +388,40 @@ TEST_CASE_METHOD(probing_fixture,
   CHECK(service("api-1").health_status == ServiceHealthStatus::Unhealthy);
   CHECK(store->load()->healthy.empty());
 }
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: an exclusion held by the panic guard goes once a "
+                 "crashed probe is back",
+                 "[probing][panic]") {
+  source->services["api-1"] =
+      make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
+  auto settings = test_probe_settings();
+  settings.thresholds = health_thresholds{1, 1};
+  auto options = make_probing_options(settings);
+  options.probing->panic_threshold_percent = 50;
+  options.restarts.initial_backoff = 30s; // the crashed probe stays away
+  options.restarts.max_backoff = 60s;
+  sup = sys.spawn(supervisor, std::move(options));
+  supervisors.push_back(sup);
+  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  run_for(3s);
+  statuses[url_n(1)] = 503;
+  run_for(15s);
+  // Crash the probe of endpoint 4: 3 probes remain, 1 of 3 is out.
+  caf::actor probe_of_4;
+  for (auto& attempt : script->attempts)
+    if (to_url(attempt.request.target).find(url_n(4)) == 0)
+      probe_of_4 = attempt.reply_to;
+  REQUIRE(probe_of_4);
+  caf::anon_send_exit(probe_of_4, caf::exit_reason::kill);
+  sched.run();
+  statuses[url_n(2)] = 503; // 2 of 3 would be out: held
+  run_for(15s);
+  CHECK(probes().size() == 3);
+  CHECK(service("api-1").endpoints.at(1).health_status ==
+        EndpointHealthStatus::Healthy);
+  run_for(20s); // the probe is back (4 endpoints): 2 of 4 may be out
+  CHECK(probes().size() == 4);
+  CHECK(service("api-1").endpoints.at(1).health_status ==
+        EndpointHealthStatus::Unhealthy);
+}
