@@ -133,6 +133,10 @@ int child_process::wait_for_exit(std::chrono::milliseconds timeout) {
       exited_ = true;
       exit_code_ =
           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // The reader may still hold the last lines: it ends at end of file,
+      // which the exit just caused, so output() is complete after this.
+      if (reader_.joinable())
+        reader_.join();
       return exit_code_;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
