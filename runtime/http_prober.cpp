@@ -6,6 +6,7 @@
 #include "runtime/http_connection_pool.hpp"
 #include "runtime/http_host_cache.hpp"
 
+#include <cassert>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -169,6 +170,9 @@ public:
   // end later only post to the stopped loop. Joining the lookup threads
   // waits for a getaddrinfo still blocked (on a dead DNS server, say).
   ~engine() {
+    // A completion must never own the last reference to the prober: the
+    // loop would join itself (checked in debug builds).
+    assert(std::this_thread::get_id() != thread_.get_id());
     work_.reset();
     io.stop();
     thread_.join();
