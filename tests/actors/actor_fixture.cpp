@@ -174,13 +174,6 @@ actor_fixture::make_probing_options(probe_settings settings) {
   return options;
 }
 
-supervisor_actor
-actor_fixture::spawn_probing_supervisor(probe_settings settings) {
-  supervisors.push_back(
-      sys.spawn(supervisor, make_probing_options(std::move(settings))));
-  return supervisors.back();
-}
-
 void actor_fixture::answer(const scripted_attempt& attempt,
                            attempt_result result) {
   result.attempt_id = attempt.request.attempt_id;

@@ -155,9 +155,6 @@ public:
   /// make_options() with probing through the scripted prober.
   supervisor_options make_probing_options(probe_settings settings);
 
-  /// Spawns a supervisor with probing (shut down at the end).
-  supervisor_actor spawn_probing_supervisor(probe_settings settings);
-
   /// Sends `result` as the answer to `attempt` and runs every actor.
   void answer(const scripted_attempt& attempt, attempt_result result);
 };

@@ -15,6 +15,10 @@ namespace {
 const std::string url_a = "http://10.0.0.1:80";
 const std::string url_b = "http://10.0.0.2:80";
 
+std::string url_n(int i) {
+  return "http://10.0.1." + std::to_string(i) + ":80";
+}
+
 struct probing_fixture : actor_fixture {
   supervisor_actor sup;
   std::map<std::string, uint16_t> statuses; // by endpoint; default 200
@@ -29,8 +33,24 @@ struct probing_fixture : actor_fixture {
   }
 
   void start(probe_settings settings = test_probe_settings()) {
-    sup = spawn_probing_supervisor(std::move(settings));
+    start(make_probing_options(std::move(settings)));
+  }
+
+  void start(supervisor_options options) {
+    sup = sys.spawn(supervisor, std::move(options));
+    supervisors.push_back(sup);
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  }
+
+  /// Four endpoints of api-1, thresholds 1/1, the panic guard at 50%.
+  supervisor_options panic_fleet() {
+    source->services["api-1"] =
+        make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
+    auto settings = test_probe_settings();
+    settings.thresholds = health_thresholds{1, 1};
+    auto options = make_probing_options(settings);
+    options.probing->panic_threshold_percent = 50;
+    return options;
   }
 
   std::vector<std::string> probes() {
@@ -317,28 +337,12 @@ TEST_CASE_METHOD(probing_fixture,
   CHECK(metrics->read().attempts_failed.at("status") == 6);
 }
 
-namespace {
-
-std::string url_n(int i) {
-  return "http://10.0.1." + std::to_string(i) + ":80";
-}
-
-} // namespace
-
 TEST_CASE_METHOD(probing_fixture,
                  "probing: the panic guard keeps more than its share of "
                  "endpoints from being taken out, and lets them go as others "
                  "recover",
                  "[probing][panic]") {
-  source->services["api-1"] =
-      make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
-  auto settings = test_probe_settings();
-  settings.thresholds = health_thresholds{1, 1};
-  auto options = make_probing_options(settings);
-  options.probing->panic_threshold_percent = 50;
-  sup = sys.spawn(supervisor, std::move(options));
-  supervisors.push_back(sup);
-  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  start(panic_fleet());
   run_for(3s);
   REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
   auto unhealthy = [&] {
@@ -393,17 +397,10 @@ TEST_CASE_METHOD(probing_fixture,
                  "probing: an exclusion held by the panic guard goes once a "
                  "crashed probe is back",
                  "[probing][panic]") {
-  source->services["api-1"] =
-      make_service("api", {url_n(1), url_n(2), url_n(3), url_n(4)});
-  auto settings = test_probe_settings();
-  settings.thresholds = health_thresholds{1, 1};
-  auto options = make_probing_options(settings);
-  options.probing->panic_threshold_percent = 50;
+  auto options = panic_fleet();
   options.restarts.initial_backoff = 30s; // the crashed probe stays away
   options.restarts.max_backoff = 60s;
-  sup = sys.spawn(supervisor, std::move(options));
-  supervisors.push_back(sup);
-  REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  start(std::move(options));
   run_for(3s);
   statuses[url_n(1)] = 503;
   run_for(15s);
