@@ -43,6 +43,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 
+#include "bench/bench_cli.hpp"
 #include "messages/type_registration.hpp"
 #include "runtime/service_discovery.hpp"
 #include "tests/support/http_test_server.hpp"
@@ -514,77 +515,67 @@ void measure_detection(const bench_options& opts,
   std::exit(status);
 }
 
+/// A flag that takes one of two words: true for `yes`.
+bool choose(orasi::bench::cli_args& args, const char* yes, const char* no) {
+  std::string value = args.value();
+  if (value != yes && value != no)
+    args.fail();
+  return value == yes;
+}
+
 bench_options parse_args(int argc, char** argv) {
   bench_options opts;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      usage(argv[0], 0);
-    if (arg == "--detect") {
+  orasi::bench::cli_args args{argc, argv, usage};
+  args.parse([&](const std::string& flag) {
+    if (flag == "--detect")
       opts.detect = true;
-      continue;
-    }
-    if (arg == "--caf-quiet-poll") {
+    else if (flag == "--caf-quiet-poll")
       opts.caf_moderate_polls = 0;
-      continue;
-    }
-    if (i + 1 >= argc)
-      usage(argv[0], 2);
-    const char* value = argv[++i];
-    char* end = nullptr;
-    auto number = [&] { return std::strtol(value, &end, 10); };
-    if (arg == "--port")
-      opts.port = static_cast<uint16_t>(number());
-    else if (arg == "--endpoints")
-      opts.endpoints = static_cast<size_t>(number());
-    else if (arg == "--keep-alive") {
-      std::string v = value;
-      if (v != "on" && v != "off")
-        usage(argv[0], 2);
-      opts.keep_alive = v == "on";
-    } else if (arg == "--window-s")
-      opts.window_s = std::strtod(value, &end);
-    else if (arg == "--settle-s")
-      opts.settle_s = std::strtod(value, &end);
-    else if (arg == "--interval-ms")
-      opts.interval_ms = number();
-    else if (arg == "--fast-interval-ms")
-      opts.fast_interval_ms = number();
-    else if (arg == "--timeout-ms")
-      opts.timeout_ms = number();
-    else if (arg == "--jitter")
-      opts.jitter_percent = static_cast<uint32_t>(number());
-    else if (arg == "--success-threshold")
-      opts.success_threshold = static_cast<uint32_t>(number());
-    else if (arg == "--failure-threshold")
-      opts.failure_threshold = static_cast<uint32_t>(number());
-    else if (arg == "--retries")
-      opts.retries = static_cast<uint32_t>(number());
-    else if (arg == "--fail-with") {
-      std::string v = value;
-      if (v != "503" && v != "blackhole")
-        usage(argv[0], 2);
-      opts.fail_blackhole = v == "blackhole";
-    } else if (arg == "--detect-endpoints")
-      opts.detect_endpoints = static_cast<size_t>(number());
-    else if (arg == "--target-pid")
-      opts.target_pid = static_cast<pid_t>(number());
-    else if (arg == "--healthy-timeout-s")
-      opts.healthy_timeout_s = std::strtod(value, &end);
-    else if (arg == "--caf-threads")
-      opts.caf_threads = static_cast<size_t>(number());
-    else if (arg == "--caf-moderate-polls")
-      opts.caf_moderate_polls = number();
-    else if (arg == "--label")
-      opts.label = value;
+    else if (flag == "--port")
+      opts.port = static_cast<uint16_t>(args.integer());
+    else if (flag == "--endpoints")
+      opts.endpoints = static_cast<size_t>(args.integer());
+    else if (flag == "--keep-alive")
+      opts.keep_alive = choose(args, "on", "off");
+    else if (flag == "--window-s")
+      opts.window_s = args.real();
+    else if (flag == "--settle-s")
+      opts.settle_s = args.real();
+    else if (flag == "--interval-ms")
+      opts.interval_ms = args.integer();
+    else if (flag == "--fast-interval-ms")
+      opts.fast_interval_ms = args.integer();
+    else if (flag == "--timeout-ms")
+      opts.timeout_ms = args.integer();
+    else if (flag == "--jitter")
+      opts.jitter_percent = static_cast<uint32_t>(args.integer());
+    else if (flag == "--success-threshold")
+      opts.success_threshold = static_cast<uint32_t>(args.integer());
+    else if (flag == "--failure-threshold")
+      opts.failure_threshold = static_cast<uint32_t>(args.integer());
+    else if (flag == "--retries")
+      opts.retries = static_cast<uint32_t>(args.integer());
+    else if (flag == "--fail-with")
+      opts.fail_blackhole = choose(args, "blackhole", "503");
+    else if (flag == "--detect-endpoints")
+      opts.detect_endpoints = static_cast<size_t>(args.integer());
+    else if (flag == "--target-pid")
+      opts.target_pid = static_cast<pid_t>(args.integer());
+    else if (flag == "--healthy-timeout-s")
+      opts.healthy_timeout_s = args.real();
+    else if (flag == "--caf-threads")
+      opts.caf_threads = static_cast<size_t>(args.integer());
+    else if (flag == "--caf-moderate-polls")
+      opts.caf_moderate_polls = args.integer();
+    else if (flag == "--label")
+      opts.label = args.value();
     else
-      usage(argv[0], 2);
-    if (end != nullptr && *end != '\0')
-      usage(argv[0], 2);
-  }
+      return false;
+    return true;
+  });
   if (opts.port == 0 || opts.endpoints == 0 || opts.window_s <= 0 ||
       opts.interval_ms <= 0 || opts.detect_endpoints == 0)
-    usage(argv[0], 2);
+    args.fail();
   return opts;
 }
 

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 
+#include "bench/bench_cli.hpp"
 #include "tests/support/http_test_server.hpp"
 
 namespace {
@@ -53,25 +54,18 @@ struct options {
 
 options parse_args(int argc, char** argv) {
   options opts;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      usage(argv[0], 0);
-    if (i + 1 >= argc)
-      usage(argv[0], 2);
-    const char* value = argv[++i];
-    char* end = nullptr;
-    if (arg == "--interval-ms")
-      opts.interval_ms = std::strtod(value, &end);
-    else if (arg == "--warmup-s")
-      opts.warmup_s = std::strtod(value, &end);
+  orasi::bench::cli_args args{argc, argv, usage};
+  args.parse([&](const std::string& flag) {
+    if (flag == "--interval-ms")
+      opts.interval_ms = args.real();
+    else if (flag == "--warmup-s")
+      opts.warmup_s = args.real();
     else
-      usage(argv[0], 2);
-    if (*end != '\0')
-      usage(argv[0], 2);
-  }
+      return false;
+    return true;
+  });
   if (opts.interval_ms <= 0 || opts.warmup_s < 0)
-    usage(argv[0], 2);
+    args.fail();
   return opts;
 }
 

@@ -27,6 +27,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/registry.hpp"
+#include "bench/bench_cli.hpp"
 #include "messages/type_registration.hpp"
 #include "runtime/service_discovery.hpp"
 
@@ -354,31 +355,24 @@ void write_json(const std::vector<case_result>& cases,
 
 bench_options parse_args(int argc, char** argv) {
   bench_options opts;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h")
-      usage(argv[0], 0);
-    if (i + 1 >= argc)
-      usage(argv[0], 2);
-    const char* value = argv[++i];
-    char* end = nullptr;
-    if (arg == "--seconds")
-      opts.seconds = std::strtod(value, &end);
-    else if (arg == "--warmup")
-      opts.warmup = std::strtod(value, &end);
-    else if (arg == "--services")
-      opts.services = std::strtoul(value, &end, 10);
-    else if (arg == "--caf-threads")
-      opts.caf_threads = std::strtoul(value, &end, 10);
-    else if (arg == "--json")
-      opts.json_path = value;
+  orasi::bench::cli_args args{argc, argv, usage};
+  args.parse([&](const std::string& flag) {
+    if (flag == "--seconds")
+      opts.seconds = args.real();
+    else if (flag == "--warmup")
+      opts.warmup = args.real();
+    else if (flag == "--services")
+      opts.services = static_cast<size_t>(args.integer());
+    else if (flag == "--caf-threads")
+      opts.caf_threads = static_cast<size_t>(args.integer());
+    else if (flag == "--json")
+      opts.json_path = args.value();
     else
-      usage(argv[0], 2);
-    if (end != nullptr && *end != '\0')
-      usage(argv[0], 2);
-  }
+      return false;
+    return true;
+  });
   if (opts.seconds <= 0 || opts.warmup < 0 || opts.services == 0)
-    usage(argv[0], 2);
+    args.fail();
   return opts;
 }
 
