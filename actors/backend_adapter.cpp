@@ -1,6 +1,9 @@
 #include "actors/backend_adapter.hpp"
 
+#include <caf/actor_cast.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
 #include <spdlog/spdlog.h>
 
 #include "messages/errors.hpp"
@@ -38,14 +41,30 @@ void handle_poll_error(backend_pointer self, const caf::error& err) {
 }
 
 /// A poll, or a full listing when the refresh interval has passed.
-caf::expected<std::optional<backends::source_listing>>
+caf::expected<std::optional<backends::source_update>>
 next_update(backend_state& st, bool refresh_due) {
   if (!refresh_due)
     return st.options.source->poll();
   auto listing = st.options.source->list();
   if (!listing)
     return std::move(listing.error());
-  return std::optional<backends::source_listing>{std::move(*listing)};
+  backends::source_update update;
+  update.listing = std::move(*listing);
+  return std::optional<backends::source_update>{std::move(update)};
+}
+
+void forward_update(backend_pointer self, backends::source_update update) {
+  auto& listing = update.listing;
+  if (update.full) {
+    caf::anon_send(self->state.registry,
+                   backend_snapshot{std::move(listing.services),
+                                    listing.revision,
+                                    std::move(listing.unreadable)});
+    return;
+  }
+  caf::anon_send(self->state.registry,
+                 backend_delta{std::move(listing.services),
+                               std::move(update.removals), listing.revision});
 }
 
 void poll_source(backend_pointer self) {
@@ -61,8 +80,7 @@ void poll_source(backend_pointer self) {
     st.last_listing = now;
   mark_stale(self, false, "");
   if (*update)
-    caf::anon_send(st.registry, backend_snapshot{std::move((*update)->services),
-                                                 (*update)->revision});
+    forward_update(self, std::move(**update));
 }
 
 /// Sends a full listing to the registry; the reply carries its version.
@@ -75,9 +93,26 @@ publish_listing(backend_pointer self,
   }
   mark_stale(self, false, "");
   self->state.last_listing = self->clock().now();
-  return self->delegate(
-      self->state.registry,
-      backend_snapshot{std::move(listing->services), listing->revision});
+  return self->delegate(self->state.registry,
+                        backend_snapshot{std::move(listing->services),
+                                         listing->revision,
+                                         std::move(listing->unreadable)});
+}
+
+/// Push sources wake the adapter from their threads. The listener holds a
+/// weak handle: the source outlives adapters (it is shared across restarts)
+/// and must not keep one alive.
+void listen_to_source(backend_pointer self) {
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
+  self->state.options.source->set_change_listener([weak] {
+    if (auto strong = caf::actor_cast<caf::actor>(weak.lock()))
+      caf::anon_send(strong, wake_atom::value);
+  });
+  auto source = self->state.options.source;
+  self->attach_functor([source](const caf::error& reason) {
+    if (reason == caf::exit_reason::user_shutdown)
+      source->suspend();
+  });
 }
 
 } // namespace
@@ -88,6 +123,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
   self->state.registry = std::move(registry);
   self->state.options = std::move(options);
   self->delayed_send(self, self->state.options.poll_interval, tick_atom::value);
+  listen_to_source(self);
   return {
       [self](sync_atom) -> caf::result<uint64_t> {
         return publish_listing(self, self->state.options.source->list());
@@ -122,6 +158,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
         self->delayed_send(self, self->state.options.poll_interval,
                            tick_atom::value);
       },
+      [self](wake_atom) { poll_source(self); },
   };
 }
 

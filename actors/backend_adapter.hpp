@@ -1,6 +1,9 @@
 // The backend actor: adapts one backends::discovery_source to messages. It
-// lists the source into the registry, polls it for changes, re-lists it every
-// refresh interval as a safety net, and performs register/deregister writes.
+// lists the source into the registry, polls it for changes (on its timer and
+// whenever a push source signals news), re-lists it every refresh interval as
+// a safety net, and performs register/deregister writes. A stop (exit reason
+// user_shutdown) suspends the source, which withdraws its registrations; a
+// crash does not, so that a restarted adapter carries on.
 #pragma once
 
 #include <memory>
@@ -29,7 +32,9 @@ using backend_actor = caf::typed_actor<
     // Points the adapter at a new registry (after a registry restart).
     caf::reacts_to<attach_atom, registry_actor>,
     // Poll timer (sent to itself).
-    caf::reacts_to<tick_atom>>;
+    caf::reacts_to<tick_atom>,
+    // The source has news (push sources, from their own threads).
+    caf::reacts_to<wake_atom>>;
 
 struct backend_options {
   /// Shared with the supervisor so that a restarted adapter keeps the

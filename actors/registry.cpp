@@ -88,7 +88,13 @@ void schedule_publish(registry_pointer self) {
     self->send(self, publish_atom::value); // after what is queued already
 }
 
-void replace_backend_services(registry_state& st, ServiceMap services) {
+void replace_backend_services(registry_state& st, ServiceMap services,
+                              const std::vector<std::string>& unreadable) {
+  // A value that does not parse keeps the last good one (if any).
+  for (const auto& id : unreadable)
+    if (auto old = st.backend_services.find(id);
+        old != st.backend_services.end())
+      services.emplace(id, old->second);
   // The first listing of a (restarted) registry always counts as a change.
   bool changed = !st.synced || services != st.backend_services;
   st.backend_services = std::move(services);
@@ -134,7 +140,8 @@ registry_actor::behavior_type registry(registry_pointer self,
   return {
       [self](backend_snapshot& listing) -> uint64_t {
         auto& st = self->state;
-        replace_backend_services(st, std::move(listing.services));
+        replace_backend_services(st, std::move(listing.services),
+                                 listing.unreadable);
         st.synced = true;
         prune_verdicts(st);
         return publish_if_changed(self);

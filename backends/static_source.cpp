@@ -93,13 +93,15 @@ caf::expected<source_listing> static_source::list() {
   return current_listing();
 }
 
-caf::expected<std::optional<source_listing>> static_source::poll() {
+caf::expected<std::optional<source_update>> static_source::poll() {
   if (options_.file_path.empty() || stamp_of_file() == loaded_stamp_)
-    return std::optional<source_listing>{};
+    return std::optional<source_update>{};
   auto listing = reload();
   if (!listing)
     return std::move(listing.error());
-  return std::optional<source_listing>{std::move(*listing)};
+  source_update update;
+  update.listing = std::move(*listing);
+  return std::optional<source_update>{std::move(update)};
 }
 
 caf::expected<source_listing> static_source::reload() {

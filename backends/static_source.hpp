@@ -45,7 +45,7 @@ public:
 
   std::string name() const override { return "static"; }
   caf::expected<source_listing> list() override;
-  caf::expected<std::optional<source_listing>> poll() override;
+  caf::expected<std::optional<source_update>> poll() override;
   caf::error put(const std::string& id, const ServiceInfo& info) override;
   caf::error remove(const std::string& id) override;
 

@@ -39,6 +39,7 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using probes_atom = caf::atom_constant<caf::atom("probes")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 // -- lifecycle ----------------------------------------------------------------
 
@@ -61,6 +62,9 @@ struct backend_snapshot {
   ServiceMap services;
   /// Backend-specific revision (etcd revision, Consul index, file generation).
   uint64_t revision = 0;
+  /// Ids present in the backend whose values do not parse: the registry
+  /// keeps what it knew for them instead of dropping the service.
+  std::vector<std::string> unreadable;
 };
 
 /// Incremental changes from the backend (watch events, API writes).
@@ -108,7 +112,8 @@ struct endpoint_health_changed {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, backend_snapshot& x) {
-  return f(caf::meta::type_name("backend_snapshot"), x.services, x.revision);
+  return f(caf::meta::type_name("backend_snapshot"), x.services, x.revision,
+           x.unreadable);
 }
 
 template <class Inspector>

@@ -33,6 +33,14 @@ bool HealthCheckConfig::operator==(const HealthCheckConfig& other) const {
          panic_threshold_percent == other.panic_threshold_percent;
 }
 
+bool EtcdConfig::operator==(const EtcdConfig& other) const {
+  return lease_ttl == other.lease_ttl && dial_timeout == other.dial_timeout &&
+         request_timeout == other.request_timeout &&
+         username == other.username && password == other.password &&
+         ca_file == other.ca_file && cert_file == other.cert_file &&
+         key_file == other.key_file;
+}
+
 const char* to_string(ServiceDiscoveryBackend x) {
   switch (x) {
   case ServiceDiscoveryBackend::Static:
@@ -301,6 +309,21 @@ void read_health_check(const json::value& value, HealthCheckConfig& out) {
   reader.read("panic_threshold_percent", out.panic_threshold_percent);
 }
 
+void read_etcd(const json::value& value, EtcdConfig& out) {
+  object_reader reader{value, "service_discovery.etcd"};
+  reader.check_known({"lease_ttl", "dial_timeout", "request_timeout",
+                      "username", "password", "ca_file", "cert_file",
+                      "key_file"});
+  reader.read("lease_ttl", out.lease_ttl);
+  reader.read("dial_timeout", out.dial_timeout);
+  reader.read("request_timeout", out.request_timeout);
+  reader.read("username", out.username);
+  reader.read("password", out.password);
+  reader.read("ca_file", out.ca_file);
+  reader.read("cert_file", out.cert_file);
+  reader.read("key_file", out.key_file);
+}
+
 void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
   std::string name;
   reader.read("backend", name);
@@ -321,7 +344,8 @@ void read_service_discovery(const json::value& root, const json::value& value,
                             ServiceDiscoveryConfig& out) {
   object_reader reader{value, "service_discovery"};
   reader.check_known({"backend", "endpoints", "prefix", "refresh_interval",
-                      "health_check_interval", "health_check", "services"});
+                      "health_check_interval", "health_check", "etcd",
+                      "services"});
   read_backend(reader, out.backend);
   reader.read("endpoints", out.endpoints);
   reader.read("prefix", out.prefix);
@@ -329,6 +353,8 @@ void read_service_discovery(const json::value& root, const json::value& value,
   reader.read("health_check_interval", out.health_check_interval);
   if (auto health_check = reader.find("health_check"))
     read_health_check(*health_check, out.health_check);
+  if (auto etcd = reader.find("etcd"))
+    read_etcd(*etcd, out.etcd);
   auto services = backends::static_services_from_config(root);
   if (!services)
     throw GatewayError::from(services.error());
@@ -409,6 +435,26 @@ void check_at_least_one(uint32_t value, const std::string& field) {
     fail(field, "must be at least 1");
 }
 
+void validate_etcd(const EtcdConfig& etcd) {
+  const std::string path = "service_discovery.etcd.";
+  // etcd counts lease TTLs in whole seconds.
+  if (etcd.lease_ttl < std::chrono::seconds(1) ||
+      etcd.lease_ttl % std::chrono::seconds(1) != Duration::zero())
+    fail(path + "lease_ttl", "must be a whole number of seconds, at least 1s");
+  check_positive(etcd.dial_timeout, path + "dial_timeout");
+  check_positive(etcd.request_timeout, path + "request_timeout");
+  if (etcd.username.empty() && !etcd.password.empty())
+    fail(path + "password", "is set but username is not");
+  if (etcd.cert_file.empty() != etcd.key_file.empty())
+    fail(path + (etcd.cert_file.empty() ? "cert_file" : "key_file"),
+         "cert_file and key_file go together");
+  for (const auto& [field, file] : {std::pair{"ca_file", &etcd.ca_file},
+                                    std::pair{"cert_file", &etcd.cert_file},
+                                    std::pair{"key_file", &etcd.key_file}})
+    if (!file->empty() && !std::ifstream{*file})
+      fail(path + field, "\"" + *file + "\" cannot be read");
+}
+
 } // namespace
 
 GatewayConfig GatewayConfig::from_json(std::string_view text,
@@ -443,6 +489,8 @@ void GatewayConfig::validate() const {
     check_url_list(sd.endpoints, "service_discovery.endpoints");
   if (sd.prefix.empty() || sd.prefix.front() != '/')
     fail("service_discovery.prefix", "must start with '/'");
+  if (sd.backend == ServiceDiscoveryBackend::Etcd)
+    validate_etcd(sd.etcd);
   check_positive(sd.refresh_interval, "service_discovery.refresh_interval");
   check_positive(sd.health_check_interval,
                  "service_discovery.health_check_interval");
@@ -509,6 +557,7 @@ std::string restart_only_changes(const GatewayConfig& running,
       {"service_discovery.health_check_interval",
        a.health_check_interval != b.health_check_interval},
       {"service_discovery.health_check", ha != hb},
+      {"service_discovery.etcd", a.etcd != b.etcd},
       {"admin.listen", running.admin.listen != next.admin.listen},
       {"logging.level", running.logging.level != next.logging.level},
   };

@@ -19,6 +19,28 @@ enum class ServiceDiscoveryBackend : uint8_t { Static, Etcd, Consul };
 /// "static", "etcd", "consul".
 const char* to_string(ServiceDiscoveryBackend x);
 
+/// `service_discovery.etcd`: the etcd backend's connection and lease.
+struct EtcdConfig {
+  /// TTL of the lease this instance's registrations are attached to (whole
+  /// seconds); a crashed instance's services vanish after it.
+  Duration lease_ttl = std::chrono::seconds(15);
+  /// Connecting to one member; a member that does not answer is skipped.
+  Duration dial_timeout = std::chrono::seconds(2);
+  /// One unary request (range page, put, delete, lease call).
+  Duration request_timeout = std::chrono::seconds(5);
+  /// etcd auth (`etcdctl auth enable`): a token is fetched with these.
+  std::string username;
+  std::string password;
+  /// TLS for https:// endpoints: CA bundle (default: the system's CAs) and
+  /// an optional client certificate and key (both or neither).
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+
+  bool operator==(const EtcdConfig& other) const;
+  bool operator!=(const EtcdConfig& other) const { return !(*this == other); }
+};
+
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
   ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
@@ -31,6 +53,8 @@ struct ServiceDiscoveryConfig {
   Duration health_check_interval = std::chrono::seconds(10);
   /// `service_discovery.health_check`.
   HealthCheckConfig health_check;
+  /// `service_discovery.etcd`.
+  EtcdConfig etcd;
   /// The static backend's services.
   ServiceMap services;
 

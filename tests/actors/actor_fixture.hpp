@@ -28,10 +28,9 @@ class fake_source : public backends::discovery_source {
 public:
   ServiceMap services;
   uint64_t revision = 1;
-  caf::error fail_next_list; // returned once by list()
-  std::optional<backends::source_listing>
-      poll_update;       // returned once by poll()
-  caf::error poll_error; // returned once by poll()
+  caf::error fail_next_list;                          // returned once by list()
+  std::optional<backends::source_update> poll_update; // returned once by poll()
+  caf::error poll_error;                              // returned once by poll()
   int list_calls = 0;
 
   std::string name() const override { return "fake"; }
@@ -40,10 +39,10 @@ public:
     ++list_calls;
     if (fail_next_list)
       return std::exchange(fail_next_list, caf::error{});
-    return backends::source_listing{services, revision};
+    return backends::source_listing{services, revision, {}};
   }
 
-  caf::expected<std::optional<backends::source_listing>> poll() override {
+  caf::expected<std::optional<backends::source_update>> poll() override {
     if (poll_error)
       return std::exchange(poll_error, caf::error{});
     return std::exchange(poll_update, std::nullopt);

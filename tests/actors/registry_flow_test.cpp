@@ -144,9 +144,10 @@ TEST_CASE_METHOD(started_fixture,
                  "polled changes reach the registry on the "
                  "poll interval",
                  "[registry][backend]") {
-  backends::source_listing update;
-  update.services["new-1"] = make_service("new", {"http://10.0.2.1:80"});
-  update.revision = 7;
+  backends::source_update update;
+  update.listing.services["new-1"] =
+      make_service("new", {"http://10.0.2.1:80"});
+  update.listing.revision = 7;
   source->poll_update = update;
   advance(999ms);
   CHECK(store->load()->services.count("new-1") == 0);

@@ -136,9 +136,9 @@ TEST_CASE("facade: invalid input is rejected with a kind", "[facade]") {
   CHECK(kind_of([&] { ServiceDiscovery discovery{bad}; }) ==
         errc::config_invalid);
 
-  GatewayConfig etcd;
-  etcd.service_discovery.backend = ServiceDiscoveryBackend::Etcd;
-  CHECK(kind_of([&] { ServiceDiscovery discovery{etcd}; }) ==
+  GatewayConfig consul;
+  consul.service_discovery.backend = ServiceDiscoveryBackend::Consul;
+  CHECK(kind_of([&] { ServiceDiscovery discovery{consul}; }) ==
         errc::config_invalid);
 
   ServiceDiscovery discovery{no_probes()};

@@ -52,7 +52,8 @@ source_listing changed_listing(static_source& source) {
   auto update = source.poll();
   REQUIRE(update);
   REQUIRE(update->has_value());
-  return **update;
+  REQUIRE((*update)->full);
+  return (*update)->listing;
 }
 
 bool poll_reports_no_change(static_source& source) {

@@ -1,0 +1,288 @@
+#include "backends/etcd_client.hpp"
+
+#include <thread>
+
+#include <httplib.h>
+
+#include "backends/etcd_wire.hpp"
+#include "messages/errors.hpp"
+
+namespace orasi::backends {
+
+namespace {
+
+constexpr auto pause_between_rounds = std::chrono::milliseconds(250);
+
+caf::error interrupted_error() {
+  return make_error(errc::backend_unavailable, "etcd: interrupted");
+}
+
+bool is_https(const std::string& url) {
+  return url.rfind("https://", 0) == 0;
+}
+
+/// Hands every complete line in `buffer` to `on_line` and keeps the rest.
+/// False once on_line asks to stop.
+bool drain_lines(std::string& buffer,
+                 const std::function<bool(std::string_view)>& on_line) {
+  size_t start = 0;
+  for (auto end = buffer.find('\n'); end != std::string::npos;
+       end = buffer.find('\n', start)) {
+    std::string_view line{buffer.data() + start, end - start};
+    start = end + 1;
+    if (!line.empty() && !on_line(line)) {
+      buffer.erase(0, start);
+      return false;
+    }
+  }
+  buffer.erase(0, start);
+  return true;
+}
+
+} // namespace
+
+// -- etcd_members -------------------------------------------------------------
+
+etcd_members::etcd_members(etcd_client_options options)
+    : options_(std::move(options)) {
+  if (options_.endpoints.empty())
+    options_.endpoints.emplace_back("http://127.0.0.1:2379");
+}
+
+void etcd_members::failed(size_t member) {
+  auto next = (member + 1) % options_.endpoints.size();
+  current_.compare_exchange_strong(member, next);
+}
+
+std::string etcd_members::token() const {
+  std::lock_guard<std::mutex> guard{token_mutex_};
+  return token_;
+}
+
+void etcd_members::set_token(std::string token) {
+  std::lock_guard<std::mutex> guard{token_mutex_};
+  token_ = std::move(token);
+}
+
+// -- etcd_connection ----------------------------------------------------------
+
+etcd_connection::etcd_connection(std::shared_ptr<etcd_members> members)
+    : members_(std::move(members)) {
+  clients_.resize(members_->size());
+}
+
+etcd_connection::~etcd_connection() = default;
+
+httplib::Client& etcd_connection::client_for(size_t member) {
+  auto& slot = clients_[member];
+  if (slot)
+    return *slot;
+  const auto& opts = members_->options();
+  const auto& url = members_->url(member);
+  if (!opts.cert_file.empty())
+    slot =
+        std::make_unique<httplib::Client>(url, opts.cert_file, opts.key_file);
+  else
+    slot = std::make_unique<httplib::Client>(url);
+  slot->set_connection_timeout(opts.dial_timeout);
+  slot->set_read_timeout(opts.request_timeout);
+  slot->set_write_timeout(opts.request_timeout);
+  slot->set_keep_alive(true);
+  if (is_https(url)) {
+    if (!opts.ca_file.empty())
+      slot->set_ca_cert_path(opts.ca_file.c_str());
+    slot->enable_server_certificate_verification(true);
+  }
+  return *slot;
+}
+
+caf::error etcd_connection::authenticate(size_t member) {
+  const auto& opts = members_->options();
+  auto& client = client_for(member);
+  auto res =
+      client.Post("/v3/auth/authenticate",
+                  etcd::authenticate_request(opts.username, opts.password),
+                  "application/json");
+  if (!res)
+    return make_error(errc::backend_unavailable,
+                      "etcd " + members_->url(member) +
+                          ": authenticate: " + httplib::to_string(res.error()));
+  if (res->status != 200) {
+    auto err = etcd::decode_gateway_error(res->body);
+    // Never echo the password; etcd's message names only the failure.
+    return make_error(
+        errc::backend_rejected,
+        "etcd authentication as \"" + opts.username + "\" failed: " +
+            (err ? err->message : "HTTP " + std::to_string(res->status)));
+  }
+  auto token = etcd::decode_auth_token(res->body);
+  if (!token)
+    return std::move(token.error());
+  members_->set_token(std::move(*token));
+  return {};
+}
+
+etcd_connection::attempt_status
+etcd_connection::attempt(size_t member, const std::string& path,
+                         const std::string& body, std::string& response,
+                         int& grpc_code) {
+  const bool auth = !members_->options().username.empty();
+  for (int tries = 0; tries < 2; ++tries) {
+    if (auth && members_->token().empty()) {
+      if (auto err = authenticate(member)) {
+        response = error_message(err);
+        return static_cast<errc>(err.code()) == errc::backend_unavailable
+                   ? attempt_status::transport_error
+                   : attempt_status::rejected;
+      }
+    }
+    httplib::Headers headers;
+    if (auth)
+      headers.emplace("Authorization", members_->token());
+    auto& client = client_for(member);
+    {
+      std::lock_guard<std::mutex> guard{active_mutex_};
+      active_ = &client;
+    }
+    auto res = client.Post(path.c_str(), headers, body, "application/json");
+    {
+      std::lock_guard<std::mutex> guard{active_mutex_};
+      active_ = nullptr;
+    }
+    last_member_ = member;
+    if (!res) {
+      response = httplib::to_string(res.error());
+      return attempt_status::transport_error;
+    }
+    if (res->status == 200) {
+      response = std::move(res->body);
+      return attempt_status::ok;
+    }
+    auto err = etcd::decode_gateway_error(res->body);
+    if (!err) {
+      response = "HTTP " + std::to_string(res->status);
+      return res->status >= 500 ? attempt_status::unavailable
+                                : attempt_status::rejected;
+    }
+    grpc_code = err->code;
+    response = err->message;
+    // An expired token: fetch a new one and try once more.
+    if (auth && err->code == etcd::grpc_code::unauthenticated && tries == 0) {
+      members_->set_token({});
+      continue;
+    }
+    return err->code == etcd::grpc_code::unavailable
+               ? attempt_status::unavailable
+               : attempt_status::rejected;
+  }
+  return attempt_status::rejected;
+}
+
+caf::expected<std::string> etcd_connection::call(const std::string& path,
+                                                 const std::string& body,
+                                                 int* grpc_code, int rounds) {
+  std::string problem;
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0)
+      std::this_thread::sleep_for(pause_between_rounds);
+    for (size_t i = 0; i < members_->size(); ++i) {
+      if (interrupted_)
+        return interrupted_error();
+      auto member = members_->current();
+      std::string response;
+      int code = 0;
+      switch (attempt(member, path, body, response, code)) {
+      case attempt_status::ok:
+        return response;
+      case attempt_status::rejected:
+        if (grpc_code != nullptr)
+          *grpc_code = code;
+        return make_error(errc::backend_rejected, "etcd " +
+                                                      members_->url(member) +
+                                                      path + ": " + response);
+      case attempt_status::transport_error:
+      case attempt_status::unavailable:
+        problem = members_->url(member) + ": " + response;
+        members_->failed(member);
+        break;
+      }
+    }
+  }
+  return make_error(errc::backend_unavailable, "etcd: no member answered " +
+                                                   path + " (last: " + problem +
+                                                   ")");
+}
+
+caf::error
+etcd_connection::stream(const std::string& path, const std::string& body,
+                        const std::function<bool(std::string_view)>& on_line,
+                        std::chrono::milliseconds idle_timeout) {
+  if (interrupted_)
+    return interrupted_error();
+  auto member = members_->current();
+  last_member_ = member;
+  const auto& opts = members_->options();
+  if (!opts.username.empty() && members_->token().empty())
+    if (auto err = authenticate(member))
+      return err;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.body = body;
+  req.set_header("Content-Type", "application/json");
+  if (!opts.username.empty())
+    req.set_header("Authorization", members_->token());
+  std::string buffer;
+  bool stopped_by_reader = false;
+  req.content_receiver = [&](const char* data, size_t size, uint64_t,
+                             uint64_t) {
+    buffer.append(data, size);
+    if (!drain_lines(buffer, on_line)) {
+      stopped_by_reader = true;
+      return false;
+    }
+    return !interrupted_.load();
+  };
+  auto& client = client_for(member);
+  client.set_read_timeout(idle_timeout);
+  {
+    std::lock_guard<std::mutex> guard{active_mutex_};
+    active_ = &client;
+  }
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  bool sent = client.send(req, res, error);
+  {
+    std::lock_guard<std::mutex> guard{active_mutex_};
+    active_ = nullptr;
+  }
+  client.set_read_timeout(opts.request_timeout);
+  if (stopped_by_reader)
+    return {};
+  if (interrupted_)
+    return interrupted_error();
+  // A final message without a newline (e.g. an error body).
+  if (!buffer.empty() && !on_line(buffer))
+    return {};
+  auto where = "etcd " + members_->url(member) + path;
+  if (!sent)
+    return make_error(errc::backend_unavailable,
+                      where + ": " + httplib::to_string(error));
+  if (res.status != 200)
+    return make_error(errc::backend_unavailable,
+                      where + ": HTTP " + std::to_string(res.status));
+  return make_error(errc::backend_unavailable, where + ": stream ended");
+}
+
+void etcd_connection::interrupt() {
+  interrupted_ = true;
+  std::lock_guard<std::mutex> guard{active_mutex_};
+  if (active_ != nullptr)
+    active_->stop();
+}
+
+void etcd_connection::resume() {
+  interrupted_ = false;
+}
+
+} // namespace orasi::backends
