@@ -108,10 +108,12 @@ void listen_to_source(backend_pointer self) {
     if (auto strong = caf::actor_cast<caf::actor>(weak.lock()))
       caf::anon_send(strong, wake_atom::value);
   });
-  auto source = self->state.options.source;
-  self->attach_functor([source](const caf::error& reason) {
-    if (reason == caf::exit_reason::user_shutdown)
-      source->suspend();
+  // A stop suspends the source before the adapter is down, so that the
+  // supervisor (and the caller of stop()) see the lease revoked.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::user_shutdown)
+      self->state.options.source->suspend();
+    self->quit(msg.reason);
   });
 }
 

@@ -69,9 +69,17 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
                         {"services", snapshot->services.size()},
                         {"endpoints", endpoints},
                         {"routable_services", snapshot->healthy.size()}};
+  auto backend_metrics = discovery.backend_metrics();
+  json::object backend{{"type", backend_metrics.backend},
+                       {"stale", backend_metrics.stale},
+                       {"unreadable_values", backend_metrics.unreadable_values},
+                       {"reconnects", backend_metrics.reconnects},
+                       {"relists", backend_metrics.relists},
+                       {"lease_regrants", backend_metrics.lease_regrants}};
   send_json(res, 200,
             json::object{{"probes", std::move(probes)},
-                         {"registry", std::move(registry)}},
+                         {"registry", std::move(registry)},
+                         {"backend", std::move(backend)}},
             snapshot->version);
 }
 

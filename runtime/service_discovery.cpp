@@ -241,6 +241,7 @@ struct ServiceDiscovery::impl {
   supervisor_actor supervisor;
   std::shared_ptr<orasi::probe_metrics> metrics =
       std::make_shared<orasi::probe_metrics>();
+  std::shared_ptr<backends::discovery_source> source; // for its counters
   std::mutex callback_mutex;
   std::vector<callback_subscription> callbacks; // guarded by callback_mutex
 
@@ -285,6 +286,7 @@ struct ServiceDiscovery::impl {
       config.service_discovery.health_check = *policy;
     config.validate();
     auto options = make_supervisor_options(given, config, store);
+    source = options.backend.source;
     const auto& hc = config.service_discovery.health_check;
     if (hc.enabled) {
       http_prober_options engine_options;
@@ -441,6 +443,18 @@ void ServiceDiscovery::reload() {
 
 ProbeMetrics ServiceDiscovery::probe_metrics() const {
   return impl_->metrics->read();
+}
+
+BackendMetrics ServiceDiscovery::backend_metrics() const {
+  BackendMetrics out;
+  out.backend = impl_->source->name();
+  out.stale = impl_->store->current()->stale;
+  auto counters = impl_->source->counters();
+  out.unreadable_values = counters.unreadable_values;
+  out.reconnects = counters.reconnects;
+  out.relists = counters.relists;
+  out.lease_regrants = counters.lease_regrants;
+  return out;
 }
 
 caf::actor ServiceDiscovery::actor_handle() const {

@@ -40,6 +40,16 @@ private:
   std::function<void()> cancel_;
 };
 
+/// Counters about the backend connection (what /v1/metrics shows).
+struct BackendMetrics {
+  std::string backend;            // "static", "etcd"
+  bool stale = false;             // serving last-known services
+  uint64_t unreadable_values = 0; // backend values skipped: do not parse
+  uint64_t reconnects = 0;        // watch streams re-established
+  uint64_t relists = 0;           // full listings after a broken watch
+  uint64_t lease_regrants = 0;    // registrations redone after a lost lease
+};
+
 class ServiceDiscovery {
 public:
   /// Called with every new snapshot, once per version, on an actor thread.
@@ -120,6 +130,9 @@ public:
 
   /// Counters of the active health checking (all zero when it is off).
   ProbeMetrics probe_metrics() const;
+
+  /// Counters of the backend connection.
+  BackendMetrics backend_metrics() const;
 
   /// The supervisor, for host actors: the facade's calls block their thread,
   /// and a blocked actor holds a scheduler worker that orasi's own actors
