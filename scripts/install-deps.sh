@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages orasi-discovery needs to build and test,
-# skipping those already present. Runs as root (or through sudo).
+# Installs the Debian 12 packages orasi-discovery needs to build (and, with
+# --test, to run its tests), skipping those already present. Runs as root
+# (or through sudo).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,12 @@ packages=(
   catch2                             # tests (run through CTest)
   curl                               # quick checks of the admin API
 )
+if [ "${1:-}" = "--test" ]; then
+  # The integration tests start real etcd members on loopback themselves
+  # (temp data dirs, stopped afterwards); the package's own service, if the
+  # machine runs systemd, is not used.
+  packages+=(etcd-server etcd-client)
+fi
 
 missing=()
 for package in "${packages[@]}"; do

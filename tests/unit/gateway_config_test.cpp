@@ -132,6 +132,16 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
         "success_threshold": 5,
         "failure_threshold": 7,
         "interval": "1h"
+      },
+      "etcd": {
+        "lease_ttl": "30s",
+        "dial_timeout": "750ms",
+        "request_timeout": "3s",
+        "username": "orasi",
+        "password": "secret",
+        "ca_file": "/dev/null",
+        "cert_file": "/dev/null",
+        "key_file": "/dev/null"
       }
     },
     "admin": {"listen": "[::1]:0"},
@@ -150,6 +160,14 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   CHECK(sd.health_check.success_threshold == 5);
   CHECK(sd.health_check.failure_threshold == 7);
   CHECK(sd.health_check.interval == std::optional<Duration>{1h});
+  CHECK(sd.etcd.lease_ttl == 30s);
+  CHECK(sd.etcd.dial_timeout == 750ms);
+  CHECK(sd.etcd.request_timeout == 3s);
+  CHECK(sd.etcd.username == "orasi");
+  CHECK(sd.etcd.password == "secret");
+  CHECK(sd.etcd.ca_file == "/dev/null");
+  CHECK(sd.etcd.cert_file == "/dev/null");
+  CHECK(sd.etcd.key_file == "/dev/null");
   CHECK(config.admin.listen == "[::1]:0");
   CHECK(config.logging.level == "debug");
 }
