@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include <boost/json.hpp>
 #include <httplib.h>
 
 #include "backends/etcd_wire.hpp"
@@ -37,6 +38,33 @@ bool drain_lines(std::string& buffer,
   }
   buffer.erase(0, start);
   return true;
+}
+
+/// True if `body` is one complete JSON value.
+bool is_complete_json(const std::string& body) {
+  boost::json::error_code ec;
+  boost::json::parse(body, ec);
+  return !ec;
+}
+
+/// POSTs and reads the whole response into `res`. httplib 0.11 fails a
+/// chunked response that ends with trailers, which etcd's gateway sends
+/// after every error body, with Error::Read once the body has been read in
+/// full; such a response counts if its status line arrived and its body is
+/// complete JSON (a connection cut mid-body leaves incomplete JSON).
+bool post(httplib::Client& client, const std::string& path,
+          const httplib::Headers& headers, const std::string& body,
+          httplib::Response& res, httplib::Error& error) {
+  httplib::Request req;
+  req.method = "POST";
+  req.path = path;
+  req.headers = headers;
+  req.body = body;
+  req.set_header("Content-Type", "application/json");
+  if (client.send(req, res, error))
+    return true;
+  return error == httplib::Error::Read && res.status > 0 &&
+         is_complete_json(res.body);
 }
 
 } // namespace
@@ -99,14 +127,15 @@ httplib::Client& etcd_connection::client_for(size_t member) {
 caf::error etcd_connection::authenticate(size_t member) {
   const auto& opts = members_->options();
   auto& client = client_for(member);
-  auto res =
-      client.Post("/v3/auth/authenticate",
-                  etcd::authenticate_request(opts.username, opts.password),
-                  "application/json");
-  if (!res)
+  httplib::Response reply;
+  auto* res = &reply;
+  httplib::Error error = httplib::Error::Success;
+  if (!post(client, "/v3/auth/authenticate", {},
+            etcd::authenticate_request(opts.username, opts.password), reply,
+            error))
     return make_error(errc::backend_unavailable,
                       "etcd " + members_->url(member) +
-                          ": authenticate: " + httplib::to_string(res.error()));
+                          ": authenticate: " + httplib::to_string(error));
   if (res->status != 200) {
     auto err = etcd::decode_gateway_error(res->body);
     // Never echo the password; etcd's message names only the failure.
@@ -144,14 +173,17 @@ etcd_connection::attempt(size_t member, const std::string& path,
       std::lock_guard<std::mutex> guard{active_mutex_};
       active_ = &client;
     }
-    auto res = client.Post(path.c_str(), headers, body, "application/json");
+    httplib::Response reply;
+    auto* res = &reply;
+    httplib::Error error = httplib::Error::Success;
+    bool received = post(client, path, headers, body, reply, error);
     {
       std::lock_guard<std::mutex> guard{active_mutex_};
       active_ = nullptr;
     }
     last_member_ = member;
-    if (!res) {
-      response = httplib::to_string(res.error());
+    if (!received) {
+      response = httplib::to_string(error);
       return attempt_status::transport_error;
     }
     if (res->status == 200) {

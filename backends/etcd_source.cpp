@@ -403,6 +403,7 @@ void etcd_source::suspend() {
     std::lock_guard<std::mutex> guard{lease_mutex_};
     lease = std::exchange(lease_id_, 0);
     owned_.clear();
+    rewrite_pending_ = false;
   }
   // Revoking deletes every key attached to the lease: this instance's
   // registrations disappear at once instead of after the TTL.
@@ -440,24 +441,36 @@ caf::error etcd_source::ensure_lease(etcd_connection& conn) {
   return {};
 }
 
+caf::error etcd_source::write_on_lease(etcd_connection& conn,
+                                       const std::string& id,
+                                       const std::string& value,
+                                       int* grpc_code) {
+  auto body = conn.call(
+      "/v3/kv/put", etcd::put_request(key_of(id), value, lease_id_), grpc_code);
+  if (!body)
+    return std::move(body.error());
+  return {};
+}
+
 caf::error etcd_source::put_owned(etcd_connection& conn, const std::string& id,
                                   const std::string& value) {
-  for (int tries = 0; tries < 2; ++tries) {
-    if (auto err = ensure_lease(conn))
-      return err;
-    int code = 0;
-    auto body = conn.call(
-        "/v3/kv/put", etcd::put_request(key_of(id), value, lease_id_), &code);
-    if (body)
-      return {};
-    // The lease expired under us: grant a new one and write again.
-    if (code == etcd::grpc_code::not_found && tries == 0) {
-      lease_id_ = 0;
-      continue;
-    }
-    return std::move(body.error());
+  if (auto err = ensure_lease(conn))
+    return err;
+  int code = 0;
+  auto err = write_on_lease(conn, id, value, &code);
+  if (!err || code != etcd::grpc_code::not_found)
+    return err;
+  // The lease expired under us, and with it every key written on it.
+  spdlog::warn("etcd backend: lease {} was lost, registering {} services "
+               "again",
+               lease_id_, owned_.size());
+  ++lease_regrants_;
+  lease_id_ = 0;
+  if (auto err = regrant_and_reregister(conn)) {
+    rewrite_pending_ = true; // the keeper retries
+    return err;
   }
-  return {};
+  return write_on_lease(conn, id, value, nullptr);
 }
 
 caf::error etcd_source::put(const std::string& id, const ServiceInfo& info) {
@@ -490,9 +503,10 @@ caf::error etcd_source::remove(const std::string& id) {
 }
 
 caf::error etcd_source::regrant_and_reregister(etcd_connection& conn) {
-  lease_id_ = 0;
+  if (auto err = ensure_lease(conn))
+    return err;
   for (const auto& [id, value] : owned_)
-    if (auto err = put_owned(conn, id, value))
+    if (auto err = write_on_lease(conn, id, value, nullptr))
       return err;
   return {};
 }
@@ -508,6 +522,11 @@ void etcd_source::lease_loop() {
     auto lease = this->lease_id();
     if (lease == 0)
       continue;
+    if (rewrite_pending()) {
+      std::lock_guard<std::mutex> guard{lease_mutex_};
+      rewrite_owned(lease_conn_);
+      continue;
+    }
     auto body =
         lease_conn_.call("/v3/lease/keepalive", etcd::lease_id_request(lease));
     auto ttl = body ? etcd::decode_keepalive_ttl(*body)
@@ -528,10 +547,23 @@ void etcd_source::lease_loop() {
                  "again",
                  lease, owned_.size());
     ++lease_regrants_;
-    if (auto err = regrant_and_reregister(lease_conn_))
-      spdlog::warn("etcd backend: registering again failed (will retry): {}",
-                   error_message(err));
+    lease_id_ = 0;
+    rewrite_owned(lease_conn_);
   }
+}
+
+bool etcd_source::rewrite_pending() const {
+  std::lock_guard<std::mutex> guard{lease_mutex_};
+  return rewrite_pending_;
+}
+
+void etcd_source::rewrite_owned(etcd_connection& conn) {
+  auto err = regrant_and_reregister(conn);
+  rewrite_pending_ = static_cast<bool>(err);
+  if (err)
+    spdlog::warn("etcd backend: registering again failed (retrying every "
+                 "keepalive period): {}",
+                 error_message(err));
 }
 
 } // namespace orasi::backends

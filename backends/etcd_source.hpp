@@ -100,9 +100,18 @@ private:
 
   void lease_loop();
   caf::error ensure_lease(etcd_connection& conn);
+  /// One put on the current lease; `grpc_code` receives etcd's refusal.
+  caf::error write_on_lease(etcd_connection& conn, const std::string& id,
+                            const std::string& value, int* grpc_code);
+  /// A put on the lease; if the lease is gone, a new one for everything.
   caf::error put_owned(etcd_connection& conn, const std::string& id,
                        const std::string& value);
+  /// Writes every owned registration again on the current lease (a new one
+  /// if there is none). Callers hold lease_mutex_.
   caf::error regrant_and_reregister(etcd_connection& conn);
+  /// regrant_and_reregister, remembering a failure for the keeper to retry.
+  void rewrite_owned(etcd_connection& conn);
+  bool rewrite_pending() const;
 
   etcd_source_options options_;
   std::string services_prefix_; // "<prefix>/services/"
@@ -130,6 +139,7 @@ private:
   mutable std::mutex lease_mutex_;
   int64_t lease_id_ = 0;
   std::map<std::string, std::string> owned_; // id -> encoded value
+  bool rewrite_pending_ = false; // a re-registration failed: retry it
 
   std::atomic<uint64_t> unreadable_values_{0};
   std::atomic<uint64_t> reconnects_{0};
