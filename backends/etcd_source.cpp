@@ -146,7 +146,7 @@ caf::expected<source_listing> etcd_source::list() {
                        [&](const auto& c) { return c.revision > floor_; });
     notify = notify_;
   }
-  if (!watch_thread_.joinable())
+  if (options_.watch && !watch_thread_.joinable())
     start_watch(revision + 1);
   else if (news && notify)
     notify(); // changes newer than this listing are waiting

@@ -38,6 +38,9 @@ struct etcd_source_options {
   /// without a re-list), which also notices a member that went away without
   /// closing the connection.
   std::chrono::milliseconds watch_idle_timeout{std::chrono::seconds(60)};
+  /// false: no watch thread; poll() reports nothing (for one-off reads,
+  /// e.g. EtcdBackend).
+  bool watch = true;
   /// Keys per range page (the gateway's responses stay well below gRPC's
   /// message size limit).
   int64_t page_size = 1000;

@@ -18,6 +18,7 @@
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
+#include "runtime/etcd_backend.hpp"
 #include "runtime/http_prober_port.hpp"
 
 namespace orasi {
@@ -44,24 +45,6 @@ caf::expected<ServiceMap> reload_config_services(const GatewayConfig& running,
   }
 }
 
-backends::etcd_source_options etcd_options(const ServiceDiscoveryConfig& sd) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
-  backends::etcd_source_options options;
-  options.prefix = sd.prefix;
-  options.lease_ttl = duration_cast<std::chrono::seconds>(sd.etcd.lease_ttl);
-  auto& client = options.client;
-  client.endpoints = sd.endpoints;
-  client.username = sd.etcd.username;
-  client.password = sd.etcd.password;
-  client.ca_file = sd.etcd.ca_file;
-  client.cert_file = sd.etcd.cert_file;
-  client.key_file = sd.etcd.key_file;
-  client.dial_timeout = duration_cast<milliseconds>(sd.etcd.dial_timeout);
-  client.request_timeout = duration_cast<milliseconds>(sd.etcd.request_timeout);
-  return options;
-}
-
 std::shared_ptr<backends::discovery_source>
 make_source(const GatewayConfig& config) {
   const auto& sd = config.service_discovery;
@@ -76,7 +59,8 @@ make_source(const GatewayConfig& config) {
     return std::make_shared<backends::static_source>(std::move(options));
   }
   case ServiceDiscoveryBackend::Etcd:
-    return std::make_shared<backends::etcd_source>(etcd_options(sd));
+    return std::make_shared<backends::etcd_source>(
+        etcd_source_options_from(sd));
   case ServiceDiscoveryBackend::Consul:
     break;
   }

@@ -1,0 +1,77 @@
+#include "runtime/etcd_backend.hpp"
+
+#include "backends/etcd_source.hpp"
+#include "messages/json_codec.hpp"
+#include "runtime/gateway_error.hpp"
+
+namespace orasi {
+
+namespace {
+
+void throw_if(const caf::error& err) {
+  if (err)
+    throw GatewayError::from(err);
+}
+
+} // namespace
+
+backends::etcd_source_options
+etcd_source_options_from(const ServiceDiscoveryConfig& sd) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  backends::etcd_source_options options;
+  options.prefix = sd.prefix;
+  options.lease_ttl = duration_cast<std::chrono::seconds>(sd.etcd.lease_ttl);
+  auto& client = options.client;
+  client.endpoints = sd.endpoints;
+  client.username = sd.etcd.username;
+  client.password = sd.etcd.password;
+  client.ca_file = sd.etcd.ca_file;
+  client.cert_file = sd.etcd.cert_file;
+  client.key_file = sd.etcd.key_file;
+  client.dial_timeout = duration_cast<milliseconds>(sd.etcd.dial_timeout);
+  client.request_timeout = duration_cast<milliseconds>(sd.etcd.request_timeout);
+  return options;
+}
+
+EtcdBackend::EtcdBackend(std::vector<std::string> endpoints, std::string prefix,
+                         EtcdConfig settings)
+    : endpoints_(std::move(endpoints)),
+      prefix_(std::move(prefix)),
+      settings_(std::move(settings)) {
+  GatewayConfig config;
+  configure(config);
+  config.validate(); // the same checks as a config file gets
+  auto options = etcd_source_options_from(config.service_discovery);
+  options.watch = false; // nobody polls: reads are listings
+  source_ = std::make_unique<backends::etcd_source>(std::move(options));
+}
+
+EtcdBackend::~EtcdBackend() = default;
+
+ServiceMap EtcdBackend::discover_services() {
+  auto listing = source_->list();
+  if (!listing)
+    throw GatewayError::from(listing.error());
+  return std::move(listing->services);
+}
+
+void EtcdBackend::register_service(const std::string& id,
+                                   const ServiceInfo& info) {
+  throw_if(validate_service(id, info, "service " + id));
+  throw_if(source_->put(id, info));
+}
+
+void EtcdBackend::deregister_service(const std::string& id) {
+  throw_if(source_->remove(id));
+}
+
+void EtcdBackend::configure(GatewayConfig& config) const {
+  auto& sd = config.service_discovery;
+  sd.backend = ServiceDiscoveryBackend::Etcd;
+  sd.endpoints = endpoints_;
+  sd.prefix = prefix_;
+  sd.etcd = settings_;
+}
+
+} // namespace orasi
