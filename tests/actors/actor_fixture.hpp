@@ -32,6 +32,8 @@ public:
   std::optional<backends::source_update> poll_update; // returned once by poll()
   caf::error poll_error;                              // returned once by poll()
   int list_calls = 0;
+  std::function<void()> notify; // the adapter's change listener
+  int suspends = 0;
 
   std::string name() const override { return "fake"; }
 
@@ -47,6 +49,12 @@ public:
       return std::exchange(poll_error, caf::error{});
     return std::exchange(poll_update, std::nullopt);
   }
+
+  void set_change_listener(std::function<void()> listener) override {
+    notify = std::move(listener);
+  }
+
+  void suspend() override { ++suspends; }
 
   caf::error put(const std::string& id, const ServiceInfo& info) override {
     services[id] = info;
