@@ -46,9 +46,10 @@ struct etcd_options {
 };
 
 /// Members are numbered 0..size()-1. The constructor returns once every
-/// member serves linearizable reads; it throws std::runtime_error with the
-/// members' logs if that takes longer than startup_timeout. The destructor
-/// kills every member and removes all data, also when a test fails.
+/// member is healthy (it knows a leader and has applied a quorum read); it
+/// throws std::runtime_error with the members' logs if that takes longer
+/// than startup_timeout. The destructor kills every member and removes all
+/// data, also when a test fails.
 class etcd_cluster {
 public:
   explicit etcd_cluster(size_t members = 1, etcd_options options = {});
@@ -66,8 +67,8 @@ public:
   /// SIGTERM, then waits for the exit (SIGKILL after 10 s).
   void stop(size_t i);
   /// Starts the member again with the same data dir and ports (stopping it
-  /// first if it runs) and returns once it serves linearizable reads, that
-  /// is, once it has caught up with the leader.
+  /// first if it runs) and returns once it is healthy again, that is, once
+  /// it has caught up with the leader.
   void restart(size_t i);
   bool running(size_t i);
   /// -1 when not running.

@@ -117,7 +117,7 @@ TEST_CASE("etcd fixture: three members replicate, fail over after a kill and "
   REQUIRE(new_leader);
   CHECK(*new_leader != *old_leader);
 
-  // restart() waits for a linearizable read on the member, so its local
+  // restart() waits for a quorum read applied on the member, so its local
   // state already holds the write it missed.
   etcd.restart(*old_leader);
   CHECK(etcd.running(*old_leader));
@@ -134,6 +134,20 @@ TEST_CASE("etcd fixture: three members replicate, fail over after a kill and "
   CHECK_THAT(etcd.member_log(follower),
              Catch::Contains("=== etcd_fixture: starting m" +
                              std::to_string(follower)));
+}
+
+TEST_CASE("etcd fixture: restart() also waits for a member with auth enabled",
+          "[etcd]") {
+  test::etcd_cluster etcd;
+  REQUIRE(etcd.etcdctl({"user", "add", "root:pw", "--interactive=false"}).ok());
+  REQUIRE(etcd.etcdctl({"auth", "enable"}).ok());
+  // The readiness probe has no credentials, so it must be one that needs
+  // none; else restart() would wait out the startup timeout.
+  auto started = std::chrono::steady_clock::now();
+  etcd.restart(0);
+  CHECK(std::chrono::steady_clock::now() - started < 5s);
+  CHECK(etcd.etcdctl({"--user=root:pw", "put", "/k", "v"}).ok());
+  CHECK_FALSE(etcd.etcdctl({"put", "/k", "v"}).ok());
 }
 
 TEST_CASE("etcd fixture: the destructor leaves no process and no data behind",
