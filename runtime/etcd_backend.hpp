@@ -10,6 +10,7 @@
 
 #include "messages/service_info.hpp"
 #include "runtime/gateway_config.hpp"
+#include "runtime/gateway_error.hpp"
 
 namespace orasi {
 

@@ -17,7 +17,7 @@ if [ "${1:-}" = "--test" ]; then
   # The integration tests start real etcd members on loopback themselves
   # (temp data dirs, stopped afterwards); the package's own service, if the
   # machine runs systemd, is not used.
-  packages+=(etcd-server etcd-client)
+  packages+=(etcd-server etcd-client openssl) # openssl: test certificates
 fi
 
 missing=()
