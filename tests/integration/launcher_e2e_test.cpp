@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include "etcd_fixture.hpp"
 #include "support/http_test_server.hpp"
 #include "test_support.hpp"
 
@@ -225,4 +226,35 @@ TEST_CASE("launcher: probes the endpoints of its config and reports them",
   CHECK(metrics.at("registry").at("endpoints") == 3);
   run.process.send_signal(SIGTERM);
   CHECK(run.process.wait_for_exit() == 0);
+}
+
+TEST_CASE("launcher: serves services from etcd and shows the backend in "
+          "/v1/metrics",
+          "[launcher][etcd]") {
+  test::etcd_cluster cluster;
+  cluster.put("/orasi/services/web-1",
+              R"({"name":"web","endpoints":[{"url":"http://10.6.0.1:80",)"
+              R"("health_status":"Healthy"}]})");
+  test::temp_config_file file{
+      R"({"service_discovery":{"backend":"etcd","endpoints":[")" +
+      cluster.client_url(0) +
+      R"("],"health_check":{"enabled":false}},)"
+      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  running_launcher launcher{{"--config", file.path()}};
+  auto services = launcher.get_json("/v1/services");
+  CHECK(services.at("web-1").at("name") == "web");
+
+  cluster.put("/orasi/services/db-1",
+              R"({"name":"db","endpoints":[{"url":"http://10.6.0.3:5432"}]})");
+  CHECK(test::eventually(
+      [&] {
+        return launcher.get_json("/v1/services").as_object().contains("db-1");
+      },
+      std::chrono::seconds(5)));
+  auto backend = launcher.get_json("/v1/metrics").at("backend");
+  CHECK(backend.at("type") == "etcd");
+  CHECK(backend.at("stale") == false);
+
+  launcher.process.send_signal(SIGTERM);
+  CHECK(launcher.process.wait_for_exit() == 0);
 }
