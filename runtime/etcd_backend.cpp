@@ -22,6 +22,7 @@ etcd_source_options_from(const ServiceDiscoveryConfig& sd) {
   backends::etcd_source_options options;
   options.prefix = sd.prefix;
   options.lease_ttl = duration_cast<std::chrono::seconds>(sd.etcd.lease_ttl);
+  options.watch = sd.etcd.watch;
   auto& client = options.client;
   client.endpoints = sd.endpoints;
   client.username = sd.etcd.username;

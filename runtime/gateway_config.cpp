@@ -34,7 +34,8 @@ bool HealthCheckConfig::operator==(const HealthCheckConfig& other) const {
 }
 
 bool EtcdConfig::operator==(const EtcdConfig& other) const {
-  return lease_ttl == other.lease_ttl && dial_timeout == other.dial_timeout &&
+  return lease_ttl == other.lease_ttl && watch == other.watch &&
+         dial_timeout == other.dial_timeout &&
          request_timeout == other.request_timeout &&
          username == other.username && password == other.password &&
          ca_file == other.ca_file && cert_file == other.cert_file &&
@@ -311,10 +312,11 @@ void read_health_check(const json::value& value, HealthCheckConfig& out) {
 
 void read_etcd(const json::value& value, EtcdConfig& out) {
   object_reader reader{value, "service_discovery.etcd"};
-  reader.check_known({"lease_ttl", "dial_timeout", "request_timeout",
+  reader.check_known({"lease_ttl", "watch", "dial_timeout", "request_timeout",
                       "username", "password", "ca_file", "cert_file",
                       "key_file"});
   reader.read("lease_ttl", out.lease_ttl);
+  reader.read("watch", out.watch);
   reader.read("dial_timeout", out.dial_timeout);
   reader.read("request_timeout", out.request_timeout);
   reader.read("username", out.username);

@@ -24,6 +24,9 @@ struct EtcdConfig {
   /// TTL of the lease this instance's registrations are attached to (whole
   /// seconds); a crashed instance's services vanish after it.
   Duration lease_ttl = std::chrono::seconds(15);
+  /// false: no watch; changes arrive by the refresh_interval re-list only
+  /// (the original module's polling behaviour).
+  bool watch = true;
   /// Connecting to one member; a member that does not answer is skipped.
   Duration dial_timeout = std::chrono::seconds(2);
   /// One unary request (range page, put, delete, lease call).

@@ -456,3 +456,18 @@ TEST_CASE("etcd: with auth enabled, the configured user gets a token and a "
     CHECK_THAT(err.message(), !Catch::Contains("wrong-pw"));
   }
 }
+
+TEST_CASE("etcd: with the watch off, changes arrive by the refresh re-list",
+          "[etcd][backend]") {
+  etcd_cluster cluster;
+  put_services(cluster, "a", 1);
+  auto config = etcd_config(cluster.client_urls());
+  config.service_discovery.etcd.watch = false;
+  config.service_discovery.refresh_interval = 300ms;
+  ServiceDiscovery discovery{config};
+  discovery.start();
+  put_services(cluster, "b", 2);
+  cluster.del(services_prefix + "a-0");
+  CHECK(converges(discovery, cluster, 5s));
+  CHECK(discovery.backend_metrics().reconnects == 0);
+}

@@ -135,6 +135,7 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
       },
       "etcd": {
         "lease_ttl": "30s",
+        "watch": false,
         "dial_timeout": "750ms",
         "request_timeout": "3s",
         "username": "orasi",
@@ -161,6 +162,7 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   CHECK(sd.health_check.failure_threshold == 7);
   CHECK(sd.health_check.interval == std::optional<Duration>{1h});
   CHECK(sd.etcd.lease_ttl == 30s);
+  CHECK_FALSE(sd.etcd.watch);
   CHECK(sd.etcd.dial_timeout == 750ms);
   CHECK(sd.etcd.request_timeout == 3s);
   CHECK(sd.etcd.username == "orasi");
