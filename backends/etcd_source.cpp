@@ -265,8 +265,11 @@ etcd_source::next_backoff(std::chrono::milliseconds& current) {
 
 void etcd_source::start_watch(int64_t start_revision) {
   stopping_ = false;
-  watch_thread_ =
-      std::thread{[this, start_revision] { watch_loop(start_revision); }};
+  ++running_threads_;
+  watch_thread_ = std::thread{[this, start_revision] {
+    watch_loop(start_revision);
+    --running_threads_;
+  }};
 }
 
 etcd_source::stream_end etcd_source::watch_once(int64_t& next_revision) {
@@ -386,6 +389,14 @@ void etcd_source::stop_threads() {
     stopping_ = true;
   }
   wait_cv_.notify_all();
+  // An interrupt that lands just before a thread enters its next blocking
+  // call finds nothing to cut (and a watch may then block until its idle
+  // timeout): interrupt again until both threads are out.
+  while (running_threads_.load() > 0) {
+    watch_conn_.interrupt();
+    lease_conn_.interrupt();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   watch_conn_.interrupt();
   lease_conn_.interrupt();
   if (watch_thread_.joinable())
@@ -436,7 +447,11 @@ caf::error etcd_source::ensure_lease(etcd_connection& conn) {
   lease_id_ = grant->id;
   if (!lease_thread_.joinable()) {
     stopping_ = false;
-    lease_thread_ = std::thread{[this] { lease_loop(); }};
+    ++running_threads_;
+    lease_thread_ = std::thread{[this] {
+      lease_loop();
+      --running_threads_;
+    }};
   }
   return {};
 }

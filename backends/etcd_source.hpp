@@ -126,6 +126,7 @@ private:
   std::atomic<bool> stopping_{false};
   std::thread watch_thread_;
   std::thread lease_thread_;
+  std::atomic<int> running_threads_{0}; // started and not yet returned
   std::mutex wait_mutex_;
   std::condition_variable wait_cv_; // wakes pauses on stop
 
