@@ -141,6 +141,7 @@ caf::expected<source_listing> etcd_source::list() {
   {
     std::lock_guard<std::mutex> guard{mutex_};
     floor_ = std::max(floor_, revision);
+    forget_local_writes_up_to(floor_);
     connected_ = true;
     news = std::any_of(queue_.begin(), queue_.end(),
                        [&](const auto& c) { return c.revision > floor_; });
@@ -151,6 +152,47 @@ caf::expected<source_listing> etcd_source::list() {
   else if (news && notify)
     notify(); // changes newer than this listing are waiting
   return listing;
+}
+
+namespace {
+
+void erase_id(std::vector<std::string>& ids, const std::string& id) {
+  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+}
+
+/// Applies one change of `id` (a value, a removal, or an unreadable value)
+/// on top of `update`.
+void apply(source_update& update, const std::string& id,
+           std::optional<ServiceInfo> value, bool unreadable) {
+  auto& services = update.listing.services;
+  erase_id(update.listing.unreadable, id);
+  erase_id(update.removals, id);
+  if (value) {
+    services[id] = std::move(*value);
+  } else if (unreadable) {
+    // Skipped: the registry keeps its last good value for the id.
+    services.erase(id);
+    if (update.full)
+      update.listing.unreadable.push_back(id);
+  } else {
+    services.erase(id);
+    if (!update.full)
+      update.removals.push_back(id);
+  }
+}
+
+} // namespace
+
+void etcd_source::forget_local_writes_up_to(int64_t revision) {
+  for (auto it = local_writes_.begin(); it != local_writes_.end();)
+    it = it->second.revision <= revision ? local_writes_.erase(it) : ++it;
+}
+
+void etcd_source::record_local_write(const std::string& id, int64_t revision,
+                                     std::optional<ServiceInfo> value) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (revision > floor_)
+    local_writes_[id] = local_write{revision, std::move(value)};
 }
 
 caf::expected<std::optional<source_update>> etcd_source::poll() {
@@ -173,32 +215,31 @@ caf::expected<std::optional<source_update>> etcd_source::poll() {
   source_update update;
   update.full = changes.front().full;
   if (update.full) {
+    auto listed_at = changes.front().revision;
     update.listing = std::move(changes.front().listing);
     changes.pop_front();
+    // This instance's own writes after that listing were already applied
+    // (read-your-writes): the listing must not undo them.
+    forget_local_writes_up_to(listed_at);
+    for (auto& [id, write] : local_writes_)
+      apply(update, id, write.value, false);
   }
-  auto& services = update.listing.services;
-  auto& unreadable = update.listing.unreadable;
   for (auto& change : changes) {
-    auto& id = change.id;
-    unreadable.erase(std::remove(unreadable.begin(), unreadable.end(), id),
-                     unreadable.end());
-    update.removals.erase(
-        std::remove(update.removals.begin(), update.removals.end(), id),
-        update.removals.end());
-    if (change.value) {
-      services[id] = std::move(*change.value);
-    } else if (change.unreadable) {
-      // Skipped: the registry keeps its last good value for the id.
-      services.erase(id);
-      if (update.full)
-        unreadable.push_back(id);
-    } else {
-      services.erase(id);
-      if (!update.full)
-        update.removals.push_back(id);
+    // Events up to one of our own writes are older than what the registry
+    // already shows for that id; from then on the watch has caught up.
+    if (auto own = local_writes_.find(change.id); own != local_writes_.end()) {
+      auto older = change.revision < own->second.revision;
+      if (!older)
+        local_writes_.erase(own);
+      if (older || change.revision == own->second.revision)
+        continue;
     }
+    apply(update, change.id, std::move(change.value), change.unreadable);
     update.listing.revision = static_cast<uint64_t>(change.revision);
   }
+  if (!update.full && update.listing.services.empty() &&
+      update.removals.empty())
+    return std::optional<source_update>{};
   return std::optional<source_update>{std::move(update)};
 }
 
@@ -456,25 +497,29 @@ caf::error etcd_source::ensure_lease(etcd_connection& conn) {
   return {};
 }
 
-caf::error etcd_source::write_on_lease(etcd_connection& conn,
-                                       const std::string& id,
-                                       const std::string& value,
-                                       int* grpc_code) {
+caf::expected<int64_t> etcd_source::write_on_lease(etcd_connection& conn,
+                                                   const std::string& id,
+                                                   const std::string& value,
+                                                   int* grpc_code) {
   auto body = conn.call(
       "/v3/kv/put", etcd::put_request(key_of(id), value, lease_id_), grpc_code);
   if (!body)
     return std::move(body.error());
-  return {};
+  auto result = etcd::decode_write(*body);
+  if (!result)
+    return std::move(result.error());
+  return result->revision;
 }
 
-caf::error etcd_source::put_owned(etcd_connection& conn, const std::string& id,
-                                  const std::string& value) {
+caf::expected<int64_t> etcd_source::put_owned(etcd_connection& conn,
+                                              const std::string& id,
+                                              const std::string& value) {
   if (auto err = ensure_lease(conn))
     return err;
   int code = 0;
-  auto err = write_on_lease(conn, id, value, &code);
-  if (!err || code != etcd::grpc_code::not_found)
-    return err;
+  auto written = write_on_lease(conn, id, value, &code);
+  if (written || code != etcd::grpc_code::not_found)
+    return written;
   // The lease expired under us, and with it every key written on it.
   spdlog::warn("etcd backend: lease {} was lost, registering {} services "
                "again",
@@ -494,26 +539,36 @@ caf::error etcd_source::put(const std::string& id, const ServiceInfo& info) {
                       "service id \"" + id + "\" is not valid");
   auto value = encode(info);
   std::lock_guard<std::mutex> guard{lease_mutex_};
-  if (auto err = put_owned(api_conn_, id, value))
-    return err;
+  auto revision = put_owned(api_conn_, id, value);
+  if (!revision)
+    return std::move(revision.error());
   owned_[id] = std::move(value);
+  record_local_write(id, *revision, info);
   return {};
 }
 
 caf::error etcd_source::remove(const std::string& id) {
   auto key = key_of(id);
+  // Under lease_mutex_, and out of owned_ first: the keeper must not write
+  // it again on a new lease while (or after) it is deleted.
+  std::lock_guard<std::mutex> guard{lease_mutex_};
+  auto owned = owned_.find(id);
+  std::optional<std::string> was_owned;
+  if (owned != owned_.end()) {
+    was_owned = std::move(owned->second);
+    owned_.erase(owned);
+  }
   auto body = api_conn_.call("/v3/kv/deleterange", etcd::delete_request(key));
-  if (!body)
-    return std::move(body.error());
-  auto result = etcd::decode_write(*body);
-  if (!result)
+  auto result = body ? etcd::decode_write(*body)
+                     : caf::expected<etcd::write_result>{body.error()};
+  if (!result) {
+    if (was_owned) // not deleted: still ours
+      owned_[id] = std::move(*was_owned);
     return std::move(result.error());
-  {
-    std::lock_guard<std::mutex> guard{lease_mutex_};
-    owned_.erase(id);
   }
   if (result->deleted == 0)
     return not_found_error(id, key);
+  record_local_write(id, result->revision, std::nullopt);
   return {};
 }
 
@@ -521,8 +576,8 @@ caf::error etcd_source::regrant_and_reregister(etcd_connection& conn) {
   if (auto err = ensure_lease(conn))
     return err;
   for (const auto& [id, value] : owned_)
-    if (auto err = write_on_lease(conn, id, value, nullptr))
-      return err;
+    if (auto written = write_on_lease(conn, id, value, nullptr); !written)
+      return std::move(written.error());
   return {};
 }
 
@@ -534,14 +589,16 @@ void etcd_source::lease_loop() {
           3);
   bool reachable = true;
   while (pause(period)) {
-    auto lease = this->lease_id();
-    if (lease == 0)
-      continue;
+    // A failed re-registration left no lease (or a partial one): retry it
+    // before anything else.
     if (rewrite_pending()) {
       std::lock_guard<std::mutex> guard{lease_mutex_};
       rewrite_owned(lease_conn_);
       continue;
     }
+    auto lease = this->lease_id();
+    if (lease == 0)
+      continue;
     auto body =
         lease_conn_.call("/v3/lease/keepalive", etcd::lease_id_request(lease));
     auto ttl = body ? etcd::decode_keepalive_ttl(*body)

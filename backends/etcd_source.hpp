@@ -103,12 +103,20 @@ private:
 
   void lease_loop();
   caf::error ensure_lease(etcd_connection& conn);
-  /// One put on the current lease; `grpc_code` receives etcd's refusal.
-  caf::error write_on_lease(etcd_connection& conn, const std::string& id,
-                            const std::string& value, int* grpc_code);
+  /// One put on the current lease; returns its revision. `grpc_code`
+  /// receives etcd's refusal.
+  caf::expected<int64_t> write_on_lease(etcd_connection& conn,
+                                        const std::string& id,
+                                        const std::string& value,
+                                        int* grpc_code);
   /// A put on the lease; if the lease is gone, a new one for everything.
-  caf::error put_owned(etcd_connection& conn, const std::string& id,
-                       const std::string& value);
+  caf::expected<int64_t> put_owned(etcd_connection& conn, const std::string& id,
+                                   const std::string& value);
+  /// This instance wrote `id` at `revision` (value, or none for a delete).
+  void record_local_write(const std::string& id, int64_t revision,
+                          std::optional<ServiceInfo> value);
+  /// Drops local writes a listing at `revision` contains. Holds mutex_.
+  void forget_local_writes_up_to(int64_t revision);
   /// Writes every owned registration again on the current lease (a new one
   /// if there is none). Callers hold lease_mutex_.
   caf::error regrant_and_reregister(etcd_connection& conn);
@@ -138,6 +146,13 @@ private:
   std::string disconnect_reason_;
   std::function<void()> notify_;
   std::map<std::string, int64_t> reported_unreadable_; // key -> mod_revision
+  /// Writes of this instance that the registry already shows but the watch
+  /// may not have delivered yet: older events for these ids are stale.
+  struct local_write {
+    int64_t revision = 0;
+    std::optional<ServiceInfo> value; // none: deleted
+  };
+  std::map<std::string, local_write> local_writes_;
 
   // Guarded by lease_mutex_: registrations of this instance.
   mutable std::mutex lease_mutex_;

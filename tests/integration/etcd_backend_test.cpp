@@ -471,3 +471,37 @@ TEST_CASE("etcd: with the watch off, changes arrive by the refresh re-list",
   CHECK(converges(discovery, cluster, 5s));
   CHECK(discovery.backend_metrics().reconnects == 0);
 }
+
+TEST_CASE("etcd: the watch's echo of older writes never undoes this "
+          "instance's later ones",
+          "[etcd][backend]") {
+  etcd_cluster cluster;
+  ServiceDiscovery discovery{etcd_config(cluster.client_urls())};
+  discovery.start();
+  auto first = service("api", {"http://10.0.0.1:80"});
+  auto second = service("api", {"http://10.0.0.2:80"});
+  int regressed = 0;
+  int resurrected = 0;
+  // Without revision tracking, the watch delivered the first put after the
+  // second one was visible (every round), and a put after its delete.
+  for (int round = 0; round < 40; ++round) {
+    auto id = "svc-" + std::to_string(round);
+    discovery.register_service(id, first);
+    discovery.register_service(id, second);
+    for (int k = 0; k < 10; ++k) {
+      auto found = discovery.get_service(id);
+      if (!found || found->endpoints.at(0).url != "http://10.0.0.2:80")
+        ++regressed;
+      std::this_thread::sleep_for(1ms);
+    }
+    discovery.deregister_service(id);
+    for (int k = 0; k < 10; ++k) {
+      if (discovery.get_service(id))
+        ++resurrected;
+      std::this_thread::sleep_for(1ms);
+    }
+  }
+  CHECK(regressed == 0);
+  CHECK(resurrected == 0);
+  CHECK(converges(discovery, cluster));
+}
