@@ -75,6 +75,10 @@ etcd_members::etcd_members(etcd_client_options options)
     : options_(std::move(options)) {
   if (options_.endpoints.empty())
     options_.endpoints.emplace_back("http://127.0.0.1:2379");
+  // httplib would take a trailing '/' as part of the host name.
+  for (auto& url : options_.endpoints)
+    while (!url.empty() && url.back() == '/')
+      url.pop_back();
 }
 
 void etcd_members::failed(size_t member) {
@@ -96,7 +100,10 @@ void etcd_members::set_token(std::string token) {
 
 etcd_connection::etcd_connection(std::shared_ptr<etcd_members> members)
     : members_(std::move(members)) {
+  // All at once: a URL httplib cannot take fails here, not at a failover.
   clients_.resize(members_->size());
+  for (size_t member = 0; member < clients_.size(); ++member)
+    client_for(member);
 }
 
 etcd_connection::~etcd_connection() = default;

@@ -304,11 +304,22 @@ etcd_source::next_backoff(std::chrono::milliseconds& current) {
   return delay;
 }
 
+void etcd_source::guarded(const char* what, const std::function<void()>& body) {
+  // An exception escaping a thread would terminate the host process; a
+  // backend thread that dies says so and leaves the data marked stale.
+  try {
+    body();
+  } catch (const std::exception& ex) {
+    spdlog::error("etcd backend: {} thread failed: {}", what, ex.what());
+    set_connected(false, std::string{what} + " thread failed: " + ex.what());
+  }
+}
+
 void etcd_source::start_watch(int64_t start_revision) {
   stopping_ = false;
   ++running_threads_;
   watch_thread_ = std::thread{[this, start_revision] {
-    watch_loop(start_revision);
+    guarded("watch", [&] { watch_loop(start_revision); });
     --running_threads_;
   }};
 }
@@ -490,7 +501,7 @@ caf::error etcd_source::ensure_lease(etcd_connection& conn) {
     stopping_ = false;
     ++running_threads_;
     lease_thread_ = std::thread{[this] {
-      lease_loop();
+      guarded("lease keeper", [&] { lease_loop(); });
       --running_threads_;
     }};
   }

@@ -90,6 +90,8 @@ private:
                                           int64_t mod_revision);
 
   void start_watch(int64_t start_revision);
+  /// Runs a thread's body; an exception is logged and marks the data stale.
+  void guarded(const char* what, const std::function<void()>& body);
   void stop_threads();
   void watch_loop(int64_t start_revision);
   /// One watch stream; returns how it ended.

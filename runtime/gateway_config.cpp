@@ -409,22 +409,47 @@ json::value parse_json(std::string_view text, const std::string& origin) {
   return parser.release();
 }
 
+/// "" if `url` is scheme://host[:port][/] with an http(s) scheme and a port
+/// in 1..65535; otherwise what is wrong with it.
+std::string url_problem(const std::string& url) {
+  auto scheme_end = url.find("://");
+  auto scheme = url.substr(0, scheme_end);
+  if (scheme_end == std::string::npos ||
+      (scheme != "http" && scheme != "https"))
+    return "is not an http(s) URL";
+  auto authority = url.substr(scheme_end + 3);
+  auto slash = authority.find('/');
+  if (slash != std::string::npos) {
+    if (slash + 1 != authority.size())
+      return "must not have a path";
+    authority.pop_back();
+  }
+  std::string host = authority;
+  std::string port;
+  auto colon = authority.rfind(':');
+  if (colon != std::string::npos &&
+      authority.find(']', colon) == std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    auto valid_port = !port.empty() && port.size() <= 5 &&
+                      std::all_of(port.begin(), port.end(), ::isdigit) &&
+                      std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+    if (!valid_port)
+      return "has an invalid port";
+  }
+  if (host.empty())
+    return "has no host";
+  return {};
+}
+
 void check_url_list(const std::vector<std::string>& urls,
                     const std::string& field) {
   if (urls.empty())
     fail(field, "must list at least one address");
-  for (size_t i = 0; i < urls.size(); ++i) {
-    const auto& url = urls[i];
-    auto scheme_end = url.find("://");
-    auto scheme = url.substr(0, scheme_end);
-    if (scheme_end == std::string::npos ||
-        (scheme != "http" && scheme != "https"))
+  for (size_t i = 0; i < urls.size(); ++i)
+    if (auto problem = url_problem(urls[i]); !problem.empty())
       fail(field + "[" + std::to_string(i) + "]",
-           "\"" + url + "\" is not an http(s) URL");
-    if (scheme_end + 3 >= url.size() || url[scheme_end + 3] == '/')
-      fail(field + "[" + std::to_string(i) + "]",
-           "\"" + url + "\" has no host");
-  }
+           "\"" + urls[i] + "\" " + problem);
 }
 
 void check_positive(Duration value, const std::string& field) {
