@@ -416,6 +416,8 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
   if (st.pruned_generation == snapshot.backend_generation)
     return; // only health changed: every tracked endpoint still exists
   st.pruned_generation = snapshot.backend_generation;
+  if (st.trackers.empty())
+    return; // nothing to prune (e.g. probing off): skip the key set
   auto endpoints = endpoint_keys(snapshot.services);
   for (auto i = st.trackers.begin(); i != st.trackers.end();) {
     if (endpoints.count(i->first) > 0) {

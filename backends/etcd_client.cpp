@@ -123,6 +123,9 @@ httplib::Client& etcd_connection::client_for(size_t member) {
   slot->set_read_timeout(opts.request_timeout);
   slot->set_write_timeout(opts.request_timeout);
   slot->set_keep_alive(true);
+  // httplib writes headers and body separately: without this the body
+  // waits for etcd's delayed ACK, ~40 ms per request (bench/RESULTS.md).
+  slot->set_tcp_nodelay(true);
   if (is_https(url)) {
     if (!opts.ca_file.empty())
       slot->set_ca_cert_path(opts.ca_file.c_str());
@@ -176,8 +179,14 @@ etcd_connection::attempt(size_t member, const std::string& path,
     if (auth)
       headers.emplace("Authorization", members_->token());
     auto& client = client_for(member);
+    // Checked under the lock interrupt() takes: an interrupt either sees
+    // this call as active or this call sees the interrupt.
     {
       std::lock_guard<std::mutex> guard{active_mutex_};
+      if (interrupted_) {
+        response = "interrupted";
+        return attempt_status::transport_error;
+      }
       active_ = &client;
     }
     httplib::Response reply;
@@ -252,6 +261,17 @@ caf::expected<std::string> etcd_connection::call(const std::string& path,
                                                    ")");
 }
 
+caf::expected<std::string> etcd_connection::call_once(const std::string& path,
+                                                      const std::string& body) {
+  auto member = members_->current();
+  std::string response;
+  int code = 0;
+  if (attempt(member, path, body, response, code) == attempt_status::ok)
+    return response;
+  return make_error(errc::backend_unavailable,
+                    "etcd " + members_->url(member) + path + ": " + response);
+}
+
 caf::error
 etcd_connection::stream(const std::string& path, const std::string& body,
                         const std::function<bool(std::string_view)>& on_line,
@@ -269,6 +289,9 @@ etcd_connection::stream(const std::string& path, const std::string& body,
   req.path = path;
   req.body = body;
   req.set_header("Content-Type", "application/json");
+  // etcd cancels the watch if this member loses its leader, instead of
+  // keeping a stream open that delivers nothing while cut off.
+  req.set_header("Grpc-Metadata-hasleader", "true");
   if (!opts.username.empty())
     req.set_header("Authorization", members_->token());
   std::string buffer;
@@ -286,6 +309,10 @@ etcd_connection::stream(const std::string& path, const std::string& body,
   client.set_read_timeout(idle_timeout);
   {
     std::lock_guard<std::mutex> guard{active_mutex_};
+    if (interrupted_) {
+      client.set_read_timeout(opts.request_timeout);
+      return interrupted_error();
+    }
     active_ = &client;
   }
   httplib::Response res;
@@ -314,8 +341,8 @@ etcd_connection::stream(const std::string& path, const std::string& body,
 }
 
 void etcd_connection::interrupt() {
-  interrupted_ = true;
   std::lock_guard<std::mutex> guard{active_mutex_};
+  interrupted_ = true;
   if (active_ != nullptr)
     active_->stop();
 }

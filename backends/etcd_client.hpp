@@ -83,6 +83,11 @@ public:
                                   const std::string& body,
                                   int* grpc_code = nullptr, int rounds = 2);
 
+  /// One attempt on the current member only, no failover (for best-effort
+  /// calls on the way out, e.g. revoking a lease at stop).
+  caf::expected<std::string> call_once(const std::string& path,
+                                       const std::string& body);
+
   /// POSTs a streaming request to the current member and hands each line of
   /// the response to `on_line` until the stream ends, `on_line` returns
   /// false, nothing arrives for `idle_timeout`, or interrupt() is called.

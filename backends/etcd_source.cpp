@@ -79,8 +79,10 @@ std::optional<ServiceInfo> etcd_source::decode_value(const std::string& key,
     problem = make_error(errc::serialization, "not a valid service id");
   } else {
     auto info = decode_service(std::string_view{value}, "etcd key " + key);
-    if (info)
+    if (info) {
+      forget_unreadable(key);
       return std::move(*info);
+    }
     problem = std::move(info.error());
   }
   // Each bad value is reported and counted once, not on every re-list.
@@ -93,6 +95,11 @@ std::optional<ServiceInfo> etcd_source::decode_value(const std::string& key,
                  mod_revision, error_message(problem));
   }
   return std::nullopt;
+}
+
+void etcd_source::forget_unreadable(const std::string& key) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  reported_unreadable_.erase(key);
 }
 
 void etcd_source::add_to_listing(source_listing& listing,
@@ -196,6 +203,22 @@ void etcd_source::record_local_write(const std::string& id, int64_t revision,
 }
 
 caf::expected<std::optional<source_update>> etcd_source::poll() {
+  bool overflowed = false;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    overflowed = std::exchange(overflowed_, false);
+  }
+  if (overflowed) {
+    auto listing = list();
+    if (!listing) {
+      std::lock_guard<std::mutex> guard{mutex_};
+      overflowed_ = true;
+      return std::move(listing.error());
+    }
+    source_update update;
+    update.listing = std::move(*listing);
+    return std::optional<source_update>{std::move(update)};
+  }
   std::lock_guard<std::mutex> guard{mutex_};
   // What a listing already contains goes; a full listing starts afresh.
   std::deque<queued_change> changes;
@@ -250,16 +273,23 @@ void etcd_source::queue(std::vector<queued_change> changes) {
   {
     // One batch under one lock: poll() never sees half a transaction.
     std::lock_guard<std::mutex> guard{mutex_};
-    bool was_empty = queue_.empty();
-    for (auto& change : changes) {
-      if (change.revision <= floor_)
-        continue;
-      if (change.full)
-        queue_.clear();
-      queue_.push_back(std::move(change));
+    bool was_empty = queue_.empty() && !overflowed_;
+    if (queue_.size() + changes.size() > max_queued_changes) {
+      // Nobody drains the queue (no adapter polling, e.g. between a crash
+      // and the restart): drop it, the next poll() lists everything.
+      queue_.clear();
+      overflowed_ = true;
+    } else {
+      for (auto& change : changes) {
+        if (change.revision <= floor_)
+          continue;
+        if (change.full)
+          queue_.clear();
+        queue_.push_back(std::move(change));
+      }
     }
     // One wake-up per burst: poll() drains everything queued.
-    if (was_empty && !queue_.empty())
+    if (was_empty && (!queue_.empty() || overflowed_))
       notify = notify_;
   }
   if (notify)
@@ -358,8 +388,10 @@ etcd_source::stream_end etcd_source::watch_once(int64_t& next_revision) {
         change.unreadable = !change.value;
         if (!is_valid_service_id(change.id))
           continue; // not a service key: nothing to skip or remove
-      } else if (!is_valid_service_id(change.id)) {
-        continue;
+      } else {
+        forget_unreadable(event.kv.key);
+        if (!is_valid_service_id(change.id))
+          continue;
       }
       next_revision = std::max(next_revision, change.revision + 1);
       batch.push_back(std::move(change));
@@ -420,7 +452,14 @@ void etcd_source::watch_loop(int64_t start_revision) {
       relist = true;
       break;
     case stream_end::idle:
-      break; // same member, same revision, no listing needed
+      // Silence is fine if the cluster still answers (through any member:
+      // a silent member is left for the next); then the watch resumes from
+      // the same revision without a listing.
+      if (!cluster_answers()) {
+        members_->failed(watch_member_.load());
+        relist = true;
+      }
+      break;
     case stream_end::broken:
       ++reconnects_;
       members_->failed(watch_member_.load());
@@ -433,6 +472,13 @@ void etcd_source::watch_loop(int64_t start_revision) {
       break;
     }
   }
+}
+
+bool etcd_source::cluster_answers() {
+  // A linearizable read needs a leader and a quorum behind the member.
+  auto range_end = etcd::prefix_range_end(services_prefix_);
+  return static_cast<bool>(watch_conn_.call(
+      "/v3/kv/range", etcd::range_request(services_prefix_, range_end, 1)));
 }
 
 void etcd_source::stop_threads() {
@@ -471,8 +517,8 @@ void etcd_source::suspend() {
   // Revoking deletes every key attached to the lease: this instance's
   // registrations disappear at once instead of after the TTL.
   if (lease != 0) {
-    auto revoked = api_conn_.call("/v3/lease/revoke",
-                                  etcd::lease_id_request(lease), nullptr, 1);
+    auto revoked =
+        api_conn_.call_once("/v3/lease/revoke", etcd::lease_id_request(lease));
     if (!revoked)
       spdlog::warn("etcd backend: could not revoke lease {} (its keys expire "
                    "after the TTL): {}",

@@ -99,6 +99,11 @@ private:
   stream_end watch_once(int64_t& next_revision);
   void queue(std::vector<queued_change> changes);
   void set_connected(bool connected, const std::string& reason);
+  /// Whether a linearizable read succeeds on some member (after a silent
+  /// watch).
+  bool cluster_answers();
+  /// The key's value is good or gone: report it again if it turns bad.
+  void forget_unreadable(const std::string& key);
   /// Waits for `delay` or until stopping; false if stopping.
   bool pause(std::chrono::milliseconds delay);
   std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current);
@@ -143,6 +148,9 @@ private:
   // Guarded by mutex_: what the watch found, for poll().
   mutable std::mutex mutex_;
   std::deque<queued_change> queue_;
+  /// The queue overflowed and was dropped: the next poll() re-lists.
+  bool overflowed_ = false;
+  static constexpr size_t max_queued_changes = 100'000;
   int64_t floor_ = 0; // changes at or below this revision are in a listing
   bool connected_ = true;
   std::string disconnect_reason_;
