@@ -383,7 +383,8 @@ orasi::registry_actor spawn_registry(caf::actor_system& sys,
       sys.spawn(orasi::registry, std::make_shared<orasi::snapshot_store>(),
                 orasi::registry_options{});
   caf::scoped_actor self{sys};
-  self->request(registry, caf::infinite, orasi::backend_snapshot{services, 1})
+  self->request(registry, caf::infinite,
+                orasi::backend_snapshot{services, 1, {}})
       .receive([](uint64_t) {},
                [](caf::error& err) {
                  std::fprintf(stderr, "registry did not take the listing: %s\n",
