@@ -11,10 +11,13 @@
 namespace orasi {
 
 ServiceMap merge_health(const ServiceMap& backend_services,
-                        const verdict_map& probed, bool probed_health) {
+                        const verdict_map& probed, bool probed_health,
+                        bool backend_vetoes) {
   ServiceMap result = backend_services;
   for (auto& [id, service] : result) {
     for (auto& endpoint : service.endpoints) {
+      auto declared = endpoint.health_status;
+      auto declared_degraded = endpoint.degraded;
       auto verdict = probed.find(endpoint_key{id, endpoint.url});
       if (verdict != probed.end()) {
         endpoint.health_status = verdict->second.status;
@@ -22,6 +25,13 @@ ServiceMap merge_health(const ServiceMap& backend_services,
       } else if (probed_health) {
         endpoint.health_status = EndpointHealthStatus::Unknown;
         endpoint.degraded = false;
+      }
+      if (backend_vetoes && declared == EndpointHealthStatus::Unhealthy) {
+        endpoint.health_status = EndpointHealthStatus::Unhealthy;
+        endpoint.degraded = false;
+      } else if (backend_vetoes && declared_degraded &&
+                 endpoint.health_status == EndpointHealthStatus::Healthy) {
+        endpoint.degraded = true;
       }
     }
     service.health_status = derive_service_health(service.endpoints);
@@ -59,7 +69,8 @@ uint64_t publish_if_changed(registry_pointer self) {
     return current->version;
   st.publish_pending = false; // this publication includes any open batch
   auto services =
-      merge_health(st.backend_services, st.probed, st.options.probed_health);
+      merge_health(st.backend_services, st.probed, st.options.probed_health,
+                   st.options.backend_vetoes);
   if (current->version > 0 && services == current->services &&
       st.stale == current->stale)
     return current->version;

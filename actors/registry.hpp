@@ -58,6 +58,10 @@ struct registry_options {
   /// only what the probes say (Unknown until they decide), never what the
   /// backend declares.
   bool probed_health = false;
+  /// With probed_health: the backend's own verdict still counts where it is
+  /// worse (Consul's checks, health_source "both"): an endpoint the backend
+  /// declares Unhealthy stays Unhealthy, one it flags degraded is degraded.
+  bool backend_vetoes = false;
   /// Health changes arriving within this window are published as one
   /// version: at start-up thousands of endpoints turn Healthy together, and
   /// one snapshot per endpoint would cost a full copy each.
@@ -92,6 +96,7 @@ registry_actor::behavior_type registry(registry_pointer self,
 /// endpoints and every service's health derived from its endpoints. With
 /// `probed_health`, endpoints without a verdict are Unknown.
 ServiceMap merge_health(const ServiceMap& backend_services,
-                        const verdict_map& probed, bool probed_health);
+                        const verdict_map& probed, bool probed_health,
+                        bool backend_vetoes = false);
 
 } // namespace orasi

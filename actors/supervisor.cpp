@@ -21,6 +21,7 @@ void spawn_registry(supervisor_pointer self) {
   auto& st = self->state;
   registry_options options;
   options.probed_health = st.options.probing.has_value();
+  options.backend_vetoes = st.options.backend_vetoes;
   options.health_batch_window = st.options.health_batch_window;
   st.children->registry =
       self->spawn<caf::monitored>(registry, st.options.store, options);

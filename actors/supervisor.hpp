@@ -75,6 +75,8 @@ struct supervisor_options {
   /// timeout (30 s), so a slow backend fails start() with its own error.
   caf::timespan sync_timeout = std::chrono::seconds(20);
   std::optional<probing_options> probing;
+  /// See registry_options::backend_vetoes.
+  bool backend_vetoes = false;
   /// See registry_options::health_batch_window.
   caf::timespan health_batch_window = std::chrono::milliseconds(10);
 };

@@ -42,6 +42,27 @@ bool EtcdConfig::operator==(const EtcdConfig& other) const {
          key_file == other.key_file;
 }
 
+bool ConsulConfig::operator==(const ConsulConfig& other) const {
+  return datacenter == other.datacenter && token == other.token &&
+         service_prefix == other.service_prefix &&
+         health_source == other.health_source && wait == other.wait &&
+         deregister_critical_after == other.deregister_critical_after &&
+         dial_timeout == other.dial_timeout &&
+         request_timeout == other.request_timeout && ca_file == other.ca_file;
+}
+
+const char* to_string(ConsulHealthSource x) {
+  switch (x) {
+  case ConsulHealthSource::Consul:
+    return "consul";
+  case ConsulHealthSource::Probes:
+    return "probes";
+  case ConsulHealthSource::Both:
+    return "both";
+  }
+  return "?";
+}
+
 const char* to_string(ServiceDiscoveryBackend x) {
   switch (x) {
   case ServiceDiscoveryBackend::Static:
@@ -326,6 +347,32 @@ void read_etcd(const json::value& value, EtcdConfig& out) {
   reader.read("key_file", out.key_file);
 }
 
+void read_consul(const json::value& value, ConsulConfig& out) {
+  object_reader reader{value, "service_discovery.consul"};
+  reader.check_known({"datacenter", "token", "service_prefix", "health_source",
+                      "wait", "deregister_critical_after", "dial_timeout",
+                      "request_timeout", "ca_file"});
+  reader.read("datacenter", out.datacenter);
+  reader.read("token", out.token);
+  reader.read("service_prefix", out.service_prefix);
+  std::string source;
+  reader.read("health_source", source);
+  if (source == "consul")
+    out.health_source = ConsulHealthSource::Consul;
+  else if (source == "probes")
+    out.health_source = ConsulHealthSource::Probes;
+  else if (source == "both")
+    out.health_source = ConsulHealthSource::Both;
+  else if (reader.find("health_source"))
+    fail(reader.field("health_source"),
+         "unknown source \"" + source + "\" (expected consul, probes or both)");
+  reader.read("wait", out.wait);
+  reader.read("deregister_critical_after", out.deregister_critical_after);
+  reader.read("dial_timeout", out.dial_timeout);
+  reader.read("request_timeout", out.request_timeout);
+  reader.read("ca_file", out.ca_file);
+}
+
 void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
   std::string name;
   reader.read("backend", name);
@@ -346,7 +393,7 @@ void read_service_discovery(const json::value& root, const json::value& value,
                             ServiceDiscoveryConfig& out) {
   object_reader reader{value, "service_discovery"};
   reader.check_known({"backend", "endpoints", "prefix", "refresh_interval",
-                      "health_check_interval", "health_check", "etcd",
+                      "health_check_interval", "health_check", "etcd", "consul",
                       "services"});
   read_backend(reader, out.backend);
   reader.read("endpoints", out.endpoints);
@@ -357,6 +404,8 @@ void read_service_discovery(const json::value& root, const json::value& value,
     read_health_check(*health_check, out.health_check);
   if (auto etcd = reader.find("etcd"))
     read_etcd(*etcd, out.etcd);
+  if (auto consul = reader.find("consul"))
+    read_consul(*consul, out.consul);
   auto services = backends::static_services_from_config(root);
   if (!services)
     throw GatewayError::from(services.error());
@@ -462,6 +511,23 @@ void check_at_least_one(uint32_t value, const std::string& field) {
     fail(field, "must be at least 1");
 }
 
+void validate_consul(const ConsulConfig& consul) {
+  const std::string path = "service_discovery.consul.";
+  check_positive(consul.wait, path + "wait");
+  if (consul.wait > std::chrono::minutes(10))
+    fail(path + "wait", "must be at most 10m (Consul's cap)");
+  if (consul.deregister_critical_after.count() != 0 &&
+      consul.deregister_critical_after < std::chrono::minutes(1))
+    fail(path + "deregister_critical_after",
+         "must be 0 (off) or at least 1m (Consul's minimum)");
+  check_positive(consul.dial_timeout, path + "dial_timeout");
+  check_positive(consul.request_timeout, path + "request_timeout");
+  if (!consul.ca_file.empty() && !std::ifstream{consul.ca_file})
+    fail(path + "ca_file", "\"" + consul.ca_file + "\" cannot be read");
+  if (consul.token.find_first_of("\r\n") != std::string::npos)
+    fail(path + "token", "must be one line");
+}
+
 void validate_etcd(const EtcdConfig& etcd) {
   const std::string path = "service_discovery.etcd.";
   // etcd counts lease TTLs in whole seconds.
@@ -518,6 +584,8 @@ void GatewayConfig::validate() const {
     fail("service_discovery.prefix", "must start with '/'");
   if (sd.backend == ServiceDiscoveryBackend::Etcd)
     validate_etcd(sd.etcd);
+  if (sd.backend == ServiceDiscoveryBackend::Consul)
+    validate_consul(sd.consul);
   check_positive(sd.refresh_interval, "service_discovery.refresh_interval");
   check_positive(sd.health_check_interval,
                  "service_discovery.health_check_interval");
@@ -585,6 +653,7 @@ std::string restart_only_changes(const GatewayConfig& running,
        a.health_check_interval != b.health_check_interval},
       {"service_discovery.health_check", ha != hb},
       {"service_discovery.etcd", a.etcd != b.etcd},
+      {"service_discovery.consul", a.consul != b.consul},
       {"admin.listen", running.admin.listen != next.admin.listen},
       {"logging.level", running.logging.level != next.logging.level},
   };

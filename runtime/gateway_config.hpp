@@ -44,6 +44,42 @@ struct EtcdConfig {
   bool operator!=(const EtcdConfig& other) const { return !(*this == other); }
 };
 
+/// Which verdict decides endpoint health with the Consul backend.
+enum class ConsulHealthSource : uint8_t {
+  /// Consul's checks only; orasi does not probe.
+  Consul,
+  /// orasi's probes only; Consul's check status is ignored.
+  Probes,
+  /// Both: orasi probes, and an instance Consul calls critical is
+  /// Unhealthy (warning: degraded) whatever the probes say.
+  Both,
+};
+
+/// "consul", "probes", "both".
+const char* to_string(ConsulHealthSource x);
+
+/// `service_discovery.consul`: the Consul backend (agents in `endpoints`).
+struct ConsulConfig {
+  std::string datacenter; // empty: the agent's own
+  /// ACL token, sent as X-Consul-Token; never logged.
+  std::string token;
+  /// Services selected: names starting with it, or tagged with it; empty:
+  /// every service but Consul's own.
+  std::string service_prefix;
+  ConsulHealthSource health_source = ConsulHealthSource::Both;
+  /// Blocking query wait (at most 10 minutes, Consul's cap).
+  Duration wait = std::chrono::minutes(5);
+  /// Registrations: Consul removes an instance critical this long (0: no).
+  Duration deregister_critical_after = Duration::zero();
+  Duration dial_timeout = std::chrono::seconds(2);
+  Duration request_timeout = std::chrono::seconds(5);
+  /// CA bundle for https:// agents (default: the system's CAs).
+  std::string ca_file;
+
+  bool operator==(const ConsulConfig& other) const;
+  bool operator!=(const ConsulConfig& other) const { return !(*this == other); }
+};
+
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
   ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
@@ -58,6 +94,8 @@ struct ServiceDiscoveryConfig {
   HealthCheckConfig health_check;
   /// `service_discovery.etcd`.
   EtcdConfig etcd;
+  /// `service_discovery.consul`.
+  ConsulConfig consul;
   /// The static backend's services.
   ServiceMap services;
 

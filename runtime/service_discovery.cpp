@@ -14,10 +14,12 @@
 #include <random>
 
 #include "actors/supervisor.hpp"
+#include "backends/consul_source.hpp"
 #include "backends/etcd_source.hpp"
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
+#include "runtime/consul_backend.hpp"
 #include "runtime/etcd_backend.hpp"
 #include "runtime/http_prober_port.hpp"
 
@@ -62,13 +64,12 @@ make_source(const GatewayConfig& config) {
     return std::make_shared<backends::etcd_source>(
         etcd_source_options_from(sd));
   case ServiceDiscoveryBackend::Consul:
-    break;
+    return std::make_shared<backends::consul_source>(
+        consul_source_options_from(sd));
   }
   throw GatewayError{errc::config_invalid,
-                     std::string{"service_discovery.backend: \""} +
-                         to_string(sd.backend) +
-                         "\" is not available in this build yet (see the "
-                         "README's status section)"};
+                     std::string{"service_discovery.backend: unknown \""} +
+                         to_string(sd.backend) + "\""};
 }
 
 /// `config` as given (what a reloaded file is compared with); `effective`
@@ -271,8 +272,16 @@ struct ServiceDiscovery::impl {
     config.validate();
     auto options = make_supervisor_options(given, config, store);
     source = options.backend.source;
-    const auto& hc = config.service_discovery.health_check;
-    if (hc.enabled) {
+    const auto& sd = config.service_discovery;
+    const auto& hc = sd.health_check;
+    // Consul has health checks of its own: health_source says whose count.
+    bool on_consul = sd.backend == ServiceDiscoveryBackend::Consul;
+    auto consul_health = sd.consul.health_source;
+    bool probing = hc.enabled &&
+                   !(on_consul && consul_health == ConsulHealthSource::Consul);
+    options.backend_vetoes =
+        probing && on_consul && consul_health == ConsulHealthSource::Both;
+    if (probing) {
       http_prober_options engine_options;
       engine_options.keep_alive = hc.keep_alive;
       engine_options.tls_verify = hc.tls_verify;

@@ -138,6 +138,7 @@ TEST_CASE("facade: invalid input is rejected with a kind", "[facade]") {
 
   GatewayConfig consul;
   consul.service_discovery.backend = ServiceDiscoveryBackend::Consul;
+  consul.service_discovery.consul.wait = std::chrono::minutes(11);
   CHECK(kind_of([&] { ServiceDiscovery discovery{consul}; }) ==
         errc::config_invalid);
 

@@ -1,0 +1,537 @@
+#include "backends/consul_source.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "messages/errors.hpp"
+#include "messages/json_codec.hpp"
+
+namespace orasi::backends {
+
+namespace {
+
+constexpr auto done_polling = std::chrono::milliseconds(10);
+
+/// A 403 means the token is missing or lacks rights; say so without the
+/// token.
+caf::error refusal(const consul_reply& reply, const std::string& what) {
+  if (reply.status == 403)
+    return make_error(errc::backend_rejected,
+                      "consul " + what +
+                          ": permission denied (check consul.token): " +
+                          reply.body.substr(0, 200));
+  return make_error(errc::backend_rejected, "consul " + what + ": HTTP " +
+                                                std::to_string(reply.status) +
+                                                " " +
+                                                reply.body.substr(0, 200));
+}
+
+} // namespace
+
+bool consul_source::blocking_index::advance(uint64_t returned,
+                                            bool& went_back) {
+  // Never block on an index below 1 (0 would mean "answer at once" forever).
+  returned = std::max<uint64_t>(returned, 1);
+  went_back = returned < value;
+  if (went_back) {
+    // E.g. the agent restarted with a fresh state: the answer is current
+    // data; start over from 0 so the next query does not block on a
+    // number the agent may never reach again.
+    value = 0;
+    return true;
+  }
+  bool changed = returned != value;
+  value = returned;
+  return changed;
+}
+
+consul_source::consul_source(consul_source_options options)
+    : options_(std::move(options)),
+      agents_(std::make_shared<consul_agents>(options_.client)),
+      api_conn_(agents_),
+      catalog_conn_(agents_) {}
+
+consul_source::~consul_source() {
+  suspend();
+}
+
+source_counters consul_source::counters() const {
+  source_counters out;
+  out.unreadable_values = unreadable_values_.load();
+  out.reconnects = reconnects_.load();
+  out.relists = relists_.load();
+  return out;
+}
+
+void consul_source::set_change_listener(std::function<void()> notify) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  notify_ = std::move(notify);
+}
+
+// -- reads --------------------------------------------------------------------
+
+std::string consul_source::blocking_query(uint64_t index) {
+  if (index == 0)
+    return {};
+  // Jitter: many clients started together must not wake together.
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  auto wait = options_.wait.count();
+  std::uniform_int_distribution<long long> pick{wait - wait / 16, wait};
+  return "index=" + std::to_string(index) +
+         "&wait=" + std::to_string(pick(rng)) + "ms";
+}
+
+std::chrono::milliseconds consul_source::blocking_timeout() const {
+  // Consul may hold a query up to wait + wait/16.
+  return options_.wait + options_.wait / 16 + options_.client.request_timeout;
+}
+
+caf::expected<std::pair<consul::catalog, uint64_t>>
+consul_source::read_catalog(consul_connection& conn, const std::string& query,
+                            std::chrono::milliseconds timeout) {
+  auto reply = conn.get("/v1/catalog/services", query, timeout);
+  if (!reply)
+    return std::move(reply.error());
+  if (reply->status != 200)
+    return refusal(*reply, "/v1/catalog/services");
+  auto catalog = consul::decode_catalog(reply->body);
+  if (!catalog) {
+    ++unreadable_values_;
+    return std::move(catalog.error());
+  }
+  return std::make_pair(std::move(*catalog), reply->index);
+}
+
+caf::expected<consul_source::mirrored>
+consul_source::read_health(consul_connection& conn, const std::string& name,
+                           const std::string& query,
+                           std::chrono::milliseconds timeout) {
+  auto path = "/v1/health/service/" + name;
+  auto reply = conn.get(path, query, timeout);
+  if (!reply)
+    return std::move(reply.error());
+  if (reply->status != 200)
+    return refusal(*reply, path);
+  size_t skipped = 0;
+  auto instances = consul::decode_health(reply->body, skipped);
+  if (skipped > 0) {
+    unreadable_values_ += skipped;
+    spdlog::warn("consul backend: {} skipped {} instance(s) that do not "
+                 "decode",
+                 path, skipped);
+  }
+  if (!instances) {
+    ++unreadable_values_;
+    return std::move(instances.error());
+  }
+  mirrored out;
+  out.index = reply->index;
+  for (const auto& in : *instances)
+    out.instance_ids.push_back(in.id);
+  std::sort(out.instance_ids.begin(), out.instance_ids.end());
+  if (!instances->empty())
+    out.info = consul::to_service_info(name, std::move(*instances));
+  return out;
+}
+
+std::set<std::string>
+consul_source::selected_names(const consul::catalog& catalog) const {
+  std::set<std::string> names;
+  for (const auto& [name, tags] : catalog)
+    if (consul::selected(name, tags, options_.service_prefix) &&
+        is_valid_service_id(name))
+      names.insert(name);
+  return names;
+}
+
+caf::expected<source_listing> consul_source::list() {
+  auto catalog = read_catalog(api_conn_, {}, options_.client.request_timeout);
+  if (!catalog)
+    return std::move(catalog.error());
+  auto names = selected_names(catalog->first);
+  std::map<std::string, mirrored> fresh;
+  for (const auto& name : names) {
+    auto health =
+        read_health(api_conn_, name, {}, options_.client.request_timeout);
+    if (!health)
+      return std::move(health.error());
+    if (!health->instance_ids.empty())
+      fresh.emplace(name, std::move(*health));
+  }
+  source_listing listing;
+  listing.revision = catalog->second;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    // The loops may have read something newer meanwhile: keep it.
+    for (auto it = mirror_.begin(); it != mirror_.end();)
+      it = names.count(it->first) == 0 ? mirror_.erase(it) : std::next(it);
+    for (auto& [name, entry] : fresh) {
+      auto& slot = mirror_[name];
+      if (slot.instance_ids.empty() || entry.index >= slot.index)
+        slot = std::move(entry);
+    }
+    for (const auto& [name, entry] : mirror_)
+      if (!entry.instance_ids.empty())
+        listing.services.emplace(name, entry.info);
+    dirty_.clear();
+    connected_ = true;
+  }
+  if (options_.watch && catalog_done_.load() && !catalog_thread_.joinable())
+    start_catalog_loop(catalog->second);
+  return listing;
+}
+
+caf::expected<std::optional<source_update>> consul_source::poll() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (dirty_.empty()) {
+    if (!connected_)
+      return make_error(errc::backend_unavailable, disconnect_reason_);
+    return std::optional<source_update>{};
+  }
+  source_update update;
+  update.full = false;
+  for (const auto& name : dirty_) {
+    auto it = mirror_.find(name);
+    if (it != mirror_.end() && !it->second.instance_ids.empty())
+      update.listing.services.emplace(name, it->second.info);
+    else
+      update.removals.push_back(name);
+  }
+  dirty_.clear();
+  return std::optional<source_update>{std::move(update)};
+}
+
+void consul_source::mark_dirty(const std::string& name) {
+  dirty_.insert(name);
+}
+
+void consul_source::wake() {
+  std::function<void()> notify;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    notify = notify_;
+  }
+  if (notify)
+    notify();
+}
+
+void consul_source::offer(const std::string& name,
+                          std::optional<mirrored> fresh, bool force) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = mirror_.find(name);
+    if (!fresh) { // the service left the catalog
+      if (it == mirror_.end())
+        return;
+      mirror_.erase(it);
+    } else if (it == mirror_.end() || force ||
+               fresh->index >= it->second.index) {
+      if (it != mirror_.end() &&
+          it->second.instance_ids == fresh->instance_ids &&
+          it->second.info == fresh->info) {
+        it->second.index = fresh->index;
+        return; // nothing visible changed
+      }
+      mirror_[name] = std::move(*fresh);
+    } else {
+      return; // older than what we have
+    }
+    mark_dirty(name);
+  }
+  wake();
+}
+
+void consul_source::set_connected(bool connected, const std::string& reason) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (connected_ == connected)
+      return;
+    connected_ = connected;
+    disconnect_reason_ = reason;
+  }
+  if (connected) {
+    ++reconnects_;
+    spdlog::info("consul backend: agent reachable again");
+  } else {
+    spdlog::warn("consul backend: unreachable, serving the last known "
+                 "services: {}",
+                 reason);
+  }
+  wake();
+}
+
+// -- loops --------------------------------------------------------------------
+
+bool consul_source::pause(std::chrono::milliseconds delay,
+                          const std::atomic<bool>& stop) {
+  std::unique_lock<std::mutex> lock{wait_mutex_};
+  return !wait_cv_.wait_for(lock, delay,
+                            [&] { return stopping_.load() || stop.load(); });
+}
+
+std::chrono::milliseconds
+consul_source::next_backoff(std::chrono::milliseconds& current) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  auto low = options_.reconnect_min.count();
+  auto high = std::max(low, current.count());
+  std::uniform_int_distribution<long long> pick{low, high};
+  auto delay = std::chrono::milliseconds{pick(rng)};
+  current = std::min(options_.reconnect_max, current * 2);
+  return delay;
+}
+
+void consul_source::rate_limit(std::chrono::steady_clock::time_point started,
+                               const std::atomic<bool>& stop) {
+  auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  if (elapsed < options_.min_query_gap)
+    pause(options_.min_query_gap - elapsed, stop);
+}
+
+void consul_source::start_catalog_loop(uint64_t index) {
+  stopping_ = false;
+  catalog_done_ = false;
+  catalog_thread_ = std::thread{[this, index] {
+    try {
+      catalog_loop(index);
+    } catch (const std::exception& ex) {
+      spdlog::error("consul backend: catalog loop failed: {}", ex.what());
+      set_connected(false, std::string{"catalog loop failed: "} + ex.what());
+    }
+    for (auto& [name, w] : watchers_)
+      stop_watcher(*w);
+    watchers_.clear();
+    catalog_done_ = true;
+  }};
+}
+
+void consul_source::catalog_loop(uint64_t start_index) {
+  blocking_index index{start_index};
+  {
+    std::map<std::string, uint64_t> indexes;
+    {
+      std::lock_guard<std::mutex> guard{mutex_};
+      for (const auto& [name, entry] : mirror_)
+        indexes.emplace(name, entry.index);
+    }
+    for (const auto& [name, health_index] : indexes)
+      start_watcher(name, health_index);
+  }
+  const std::atomic<bool> never{false};
+  auto backoff = options_.reconnect_min;
+  while (!stopping_) {
+    auto started = std::chrono::steady_clock::now();
+    auto catalog = read_catalog(catalog_conn_, blocking_query(index.value),
+                                blocking_timeout());
+    if (stopping_)
+      return;
+    if (!catalog) {
+      set_connected(false, error_message(catalog.error()));
+      index.value = 0; // re-read at once when back
+      if (!pause(next_backoff(backoff), never))
+        return;
+      continue;
+    }
+    backoff = options_.reconnect_min;
+    set_connected(true, "");
+    bool went_back = false;
+    if (index.advance(catalog->second, went_back)) {
+      if (went_back) {
+        ++relists_;
+        spdlog::warn("consul backend: catalog index went backwards, "
+                     "reading it again");
+      }
+      apply_catalog(selected_names(catalog->first));
+    }
+    rate_limit(started, never);
+  }
+}
+
+void consul_source::apply_catalog(const std::set<std::string>& names) {
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (names.count(it->first) > 0) {
+      ++it;
+      continue;
+    }
+    stop_watcher(*it->second);
+    offer(it->first, std::nullopt, true);
+    it = watchers_.erase(it);
+  }
+  for (const auto& name : names)
+    if (watchers_.count(name) == 0)
+      start_watcher(name, 0);
+}
+
+void consul_source::start_watcher(const std::string& name, uint64_t index) {
+  auto w = std::make_unique<watcher>(agents_);
+  auto* raw = w.get();
+  raw->thread = std::thread{[this, raw, name, index] {
+    try {
+      watch_service(*raw, name, index);
+    } catch (const std::exception& ex) {
+      spdlog::error("consul backend: health loop of {} failed: {}", name,
+                    ex.what());
+    }
+    raw->done = true;
+  }};
+  watchers_[name] = std::move(w);
+}
+
+void consul_source::watch_service(watcher& w, const std::string& name,
+                                  uint64_t start_index) {
+  blocking_index index{start_index};
+  auto backoff = options_.reconnect_min;
+  while (!stopping_ && !w.stop) {
+    auto started = std::chrono::steady_clock::now();
+    auto health = read_health(w.conn, name, blocking_query(index.value),
+                              blocking_timeout());
+    if (stopping_ || w.stop)
+      return;
+    if (!health) {
+      index.value = 0;
+      if (!pause(next_backoff(backoff), w.stop))
+        return;
+      continue;
+    }
+    backoff = options_.reconnect_min;
+    bool went_back = false;
+    if (index.advance(health->index, went_back)) {
+      std::optional<mirrored> fresh;
+      if (!health->instance_ids.empty())
+        fresh = std::move(*health);
+      offer(name, std::move(fresh), went_back);
+    }
+    rate_limit(started, w.stop);
+  }
+}
+
+void consul_source::stop_watcher(watcher& w) {
+  w.stop = true;
+  wait_cv_.notify_all();
+  // An interrupt that lands before the next request starts is retried.
+  while (!w.done.load()) {
+    w.conn.interrupt();
+    std::this_thread::sleep_for(done_polling);
+  }
+  if (w.thread.joinable())
+    w.thread.join();
+}
+
+void consul_source::stop_threads() {
+  {
+    std::lock_guard<std::mutex> lock{wait_mutex_};
+    stopping_ = true;
+  }
+  wait_cv_.notify_all();
+  while (!catalog_done_.load()) {
+    catalog_conn_.interrupt();
+    std::this_thread::sleep_for(done_polling);
+  }
+  if (catalog_thread_.joinable())
+    catalog_thread_.join();
+  catalog_conn_.resume();
+}
+
+void consul_source::suspend() {
+  stop_threads();
+  std::map<std::string, std::vector<std::string>> owned;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    owned.swap(owned_);
+    mirror_.clear();
+    dirty_.clear();
+    connected_ = true;
+  }
+  // Withdraw this instance's registrations, as etcd's lease revocation does.
+  for (const auto& [id, instances] : owned)
+    for (const auto& instance : instances)
+      if (auto done =
+              api_conn_.put("/v1/agent/service/deregister/" + instance, "");
+          !done)
+        spdlog::warn("consul backend: could not deregister {}: {}", instance,
+                     error_message(done.error()));
+}
+
+// -- registrations ------------------------------------------------------------
+
+caf::error consul_source::refresh_one(const std::string& name) {
+  auto health =
+      read_health(api_conn_, name, {}, options_.client.request_timeout);
+  if (!health)
+    return std::move(health.error());
+  std::optional<mirrored> fresh;
+  if (!health->instance_ids.empty())
+    fresh = std::move(*health);
+  offer(name, std::move(fresh), false);
+  return {};
+}
+
+caf::error consul_source::put(const std::string& id, const ServiceInfo& info) {
+  if (!is_valid_service_id(id))
+    return make_error(errc::serialization,
+                      "service id \"" + id + "\" is not valid");
+  auto registrations = consul::registrations_for(id, info, options_.check);
+  if (!registrations)
+    return std::move(registrations.error());
+  std::vector<std::string> ids;
+  for (const auto& reg : *registrations) {
+    if (auto done = api_conn_.put("/v1/agent/service/register", reg.body);
+        !done)
+      return std::move(done.error());
+    ids.push_back(reg.id);
+  }
+  std::vector<std::string> previous;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    previous = std::exchange(owned_[id], ids);
+  }
+  // Endpoints this service no longer has.
+  for (const auto& old : previous)
+    if (std::find(ids.begin(), ids.end(), old) == ids.end())
+      api_conn_.put("/v1/agent/service/deregister/" + old, "");
+  // The catalog's view of it now, at its index: older answers from the
+  // health loop cannot undo the write.
+  if (auto err = refresh_one(id))
+    spdlog::debug("consul backend: reading back {}: {}", id,
+                  error_message(err));
+  return {};
+}
+
+caf::error consul_source::remove(const std::string& id) {
+  std::vector<std::string> instances;
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (auto owned = owned_.find(id); owned != owned_.end())
+      instances = owned->second;
+    else if (auto known = mirror_.find(id); known != mirror_.end())
+      instances = known->second.instance_ids;
+  }
+  if (instances.empty())
+    return make_error(errc::not_found,
+                      "service \"" + id + "\" not found in consul");
+  size_t removed = 0;
+  for (const auto& instance : instances) {
+    auto done = api_conn_.put("/v1/agent/service/deregister/" + instance, "");
+    if (done)
+      ++removed;
+    else if (static_cast<errc>(done.error().code()) ==
+             errc::backend_unavailable)
+      return std::move(done.error());
+  }
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    owned_.erase(id);
+  }
+  if (removed == 0)
+    return make_error(errc::not_found,
+                      "service \"" + id +
+                          "\" has no instance registered with this agent");
+  if (auto err = refresh_one(id))
+    spdlog::debug("consul backend: reading back {}: {}", id,
+                  error_message(err));
+  return {};
+}
+
+} // namespace orasi::backends
