@@ -34,16 +34,13 @@ bool consul_source::blocking_index::advance(uint64_t returned,
                                             bool& went_back) {
   // Never block on an index below 1 (0 would mean "answer at once" forever).
   returned = std::max<uint64_t>(returned, 1);
-  went_back = returned < value;
-  if (went_back) {
-    // E.g. the agent restarted with a fresh state: the answer is current
-    // data; start over from 0 so the next query does not block on a
-    // number the agent may never reach again.
-    value = 0;
-    return true;
-  }
-  bool changed = returned != value;
-  value = returned;
+  went_back = returned < last_seen;
+  bool changed = went_back || value == 0 || returned != last_seen;
+  last_seen = returned;
+  // Gone backwards (e.g. the agent restarted with a fresh state): the answer
+  // is current data; start over from 0 so the next query does not block on
+  // a number the agent may never reach again.
+  value = went_back ? 0 : returned;
   return changed;
 }
 
@@ -308,7 +305,7 @@ void consul_source::start_catalog_loop(uint64_t index) {
 }
 
 void consul_source::catalog_loop(uint64_t start_index) {
-  blocking_index index{start_index};
+  blocking_index index{start_index, start_index};
   {
     std::map<std::string, uint64_t> indexes;
     {
@@ -329,7 +326,7 @@ void consul_source::catalog_loop(uint64_t start_index) {
       return;
     if (!catalog) {
       set_connected(false, error_message(catalog.error()));
-      index.value = 0; // re-read at once when back
+      index.value = 0; // re-read at once when back (last_seen stays)
       if (!pause(next_backoff(backoff), never))
         return;
       continue;
@@ -381,10 +378,13 @@ void consul_source::start_watcher(const std::string& name, uint64_t index) {
 
 void consul_source::watch_service(watcher& w, const std::string& name,
                                   uint64_t start_index) {
-  blocking_index index{start_index};
+  blocking_index index{start_index, start_index};
   auto backoff = options_.reconnect_min;
   while (!stopping_ && !w.stop) {
     auto started = std::chrono::steady_clock::now();
+    // A read that does not block answers the current state: it replaces
+    // what the mirror has even at a lower index (after a reset).
+    bool current_state = index.value == 0;
     auto health = read_health(w.conn, name, blocking_query(index.value),
                               blocking_timeout());
     if (stopping_ || w.stop)
@@ -398,10 +398,12 @@ void consul_source::watch_service(watcher& w, const std::string& name,
     backoff = options_.reconnect_min;
     bool went_back = false;
     if (index.advance(health->index, went_back)) {
+      if (went_back)
+        ++relists_;
       std::optional<mirrored> fresh;
       if (!health->instance_ids.empty())
         fresh = std::move(*health);
-      offer(name, std::move(fresh), went_back);
+      offer(name, std::move(fresh), went_back || current_state);
     }
     rate_limit(started, w.stop);
   }

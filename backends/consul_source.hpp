@@ -76,7 +76,8 @@ private:
 
   /// A blocking query's index, with Consul's rules.
   struct blocking_index {
-    uint64_t value = 0;
+    uint64_t value = 0;     // what the next query blocks on (0: it doesn't)
+    uint64_t last_seen = 0; // the index of the last answer
     /// Takes the index of an answer; true if the data may have changed.
     bool advance(uint64_t returned, bool& went_back);
   };
@@ -134,7 +135,7 @@ private:
 
   std::atomic<uint64_t> unreadable_values_{0};
   std::atomic<uint64_t> reconnects_{0};
-  std::atomic<uint64_t> relists_{0}; // index resets
+  std::atomic<uint64_t> relists_{0}; // indexes that went backwards
 };
 
 } // namespace orasi::backends
