@@ -397,6 +397,10 @@ void read_service_discovery(const json::value& root, const json::value& value,
                       "services"});
   read_backend(reader, out.backend);
   reader.read("endpoints", out.endpoints);
+  // The default names etcd's client port; Consul's agent listens on 8500.
+  if (out.backend == ServiceDiscoveryBackend::Consul &&
+      !reader.find("endpoints"))
+    out.endpoints = {"http://127.0.0.1:8500"};
   reader.read("prefix", out.prefix);
   reader.read("refresh_interval", out.refresh_interval);
   reader.read("health_check_interval", out.health_check_interval);

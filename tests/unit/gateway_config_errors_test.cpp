@@ -178,6 +178,15 @@ TEST_CASE("config errors: each names the field", "[config][errors]") {
        "service_discovery.etcd.dial_timeout"},
       {discovery(R"("etcd":{"lease":"15s"})"), "service_discovery.etcd.lease"},
       {discovery(R"("etcd":[])"), "service_discovery.etcd"},
+      {discovery(R"("backend":"consul","consul":{"wait":"11m"})"),
+       "service_discovery.consul.wait"},
+      {discovery(R"("backend":"consul","consul":{"health_source":"x"})"),
+       "service_discovery.consul.health_source"},
+      {discovery(
+           R"("backend":"consul","consul":{"deregister_critical_after":"30s"})"),
+       "service_discovery.consul.deregister_critical_after"},
+      {discovery(R"("backend":"consul","consul":{"tokn":"x"})"),
+       "service_discovery.consul.tokn"},
       // Static services.
       {with_service(R"({"name":"a","endpoints":[{"url":"ftp://x"}]})"),
        "service_discovery.services.my-service-1.endpoints[0].url"},

@@ -376,3 +376,27 @@ TEST_CASE("config: validate() checks services built in code",
       config.validate(),
       Catch::Contains("service_discovery.services.nameless.name"));
 }
+
+TEST_CASE("config: the consul backend defaults to the local agent and reads "
+          "its section",
+          "[config]") {
+  auto config = GatewayConfig::from_json(R"({"service_discovery":{
+    "backend": "consul",
+    "consul": {"datacenter": "eu-west", "token": "t", "service_prefix": "o-",
+               "health_source": "probes", "wait": "30s",
+               "deregister_critical_after": "5m", "dial_timeout": "1s",
+               "request_timeout": "3s"}}})");
+  const auto& sd = config.service_discovery;
+  CHECK(sd.endpoints == std::vector<std::string>{"http://127.0.0.1:8500"});
+  CHECK(sd.consul.datacenter == "eu-west");
+  CHECK(sd.consul.token == "t");
+  CHECK(sd.consul.service_prefix == "o-");
+  CHECK(sd.consul.health_source == ConsulHealthSource::Probes);
+  CHECK(sd.consul.wait == 30s);
+  CHECK(sd.consul.deregister_critical_after == 5min);
+  CHECK(sd.consul.dial_timeout == 1s);
+  CHECK(sd.consul.request_timeout == 3s);
+  CHECK(
+      GatewayConfig::from_json(R"({"service_discovery":{"backend":"consul"}})")
+          .service_discovery.consul.health_source == ConsulHealthSource::Both);
+}
