@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include "test_support.hpp"
 #include "tests/support/consul_emulator.hpp"
 
 using namespace std::chrono_literals;
@@ -303,7 +304,10 @@ TEST_CASE("consul emulator: a query blocked on a missing service wakes "
   api.name = "api";
   consul.register_instance(api);
   auto appeared = blocked.get();
-  CHECK(appeared.json().as_array().size() == 1);
+  const auto entries = appeared.json();
+  REQUIRE(entries.as_array().size() == 1);
+  // Consul omits the Port of a port-less instance (omitempty).
+  CHECK_FALSE(entries.at(0).at("Service").as_object().contains("Port"));
 
   REQUIRE(consul.deregister_instance("api"));
   auto gone = get(consul, "/v1/health/service/api");
@@ -335,7 +339,11 @@ TEST_CASE("consul emulator: passing and tag filter health answers",
   CHECK(ids("/v1/health/service/web?passing=false").size() == 3);
   CHECK(get(consul, "/v1/health/service/web?passing=maybe").status == 400);
   CHECK(ids("/v1/health/service/web?tag=v2") == ids_t{"web-3"});
+  // A node check is part of every instance on the node: its change moves
+  // the index of their services.
+  const auto before = get(consul, "/v1/health/service/web").index();
   consul.set_node_check_status("node3", "passing");
+  CHECK(get(consul, "/v1/health/service/web").index() > before);
   CHECK(ids("/v1/health/service/web?passing&tag=v2") == ids_t{"web-3"});
 }
 
@@ -601,6 +609,19 @@ TEST_CASE("consul emulator: a stopped agent refuses connections and drops "
 
   consul.restart();
   CHECK(get(consul, "/v1/catalog/services").index() == index);
+}
+
+TEST_CASE("consul emulator: a blocked query whose client left stops "
+          "holding a server thread",
+          "[consul][emulator]") {
+  consul_emulator consul;
+  {
+    httplib::Client client{consul.url()};
+    client.set_read_timeout(200ms);
+    CHECK_FALSE(client.Get("/v1/catalog/services?index=1&wait=5s"));
+  }
+  CHECK(orasi::test::eventually([&] { return consul.blocked_queries() == 0; },
+                                1s));
 }
 
 TEST_CASE("consul emulator: destruction with a query blocked does not hang",

@@ -646,8 +646,7 @@ bool is_write(endpoint e) {
 
 } // namespace
 
-// --- the emulator
-// -------------------------------------------------------------
+// --- the emulator -----------------------------------------------------------
 
 struct consul_emulator::impl {
   explicit impl(consul_emulator_options options_in);
@@ -875,25 +874,29 @@ struct consul_emulator::impl {
     json::object meta;
     for (const auto& [key, value] : s.meta)
       meta[key] = value;
-    return json::object{
+    json::object service{
         {"ID", s.id},
         {"Service", s.name},
         {"Tags", tags_json(s.tags)},
         {"Address", s.address},
         {"TaggedAddresses", json::object{}},
         {"Meta", std::move(meta)},
-        {"Port", s.port},
-        {"Weights", json::object{{"Passing", s.weight_passing},
-                                 {"Warning", s.weight_warning}}},
-        {"EnableTagOverride", s.enable_tag_override},
-        {"Proxy", json::object{{"Mode", ""},
-                               {"MeshGateway", json::object{}},
-                               {"Expose", json::object{}}}},
-        {"Connect", json::object{}},
-        {"Namespace", "default"},
-        {"CreateIndex", instance.create_index},
-        {"ModifyIndex", instance.modify_index},
     };
+    // NodeService.Port is `json:",omitempty"`: a port-less instance has no
+    // "Port" at all.
+    if (s.port != 0)
+      service["Port"] = s.port;
+    service["Weights"] = json::object{{"Passing", s.weight_passing},
+                                      {"Warning", s.weight_warning}};
+    service["EnableTagOverride"] = s.enable_tag_override;
+    service["Proxy"] = json::object{{"Mode", ""},
+                                    {"MeshGateway", json::object{}},
+                                    {"Expose", json::object{}}};
+    service["Connect"] = json::object{};
+    service["Namespace"] = "default";
+    service["CreateIndex"] = instance.create_index;
+    service["ModifyIndex"] = instance.modify_index;
+    return service;
   }
 
   static json::object check_json(const check_state& state,
@@ -1329,6 +1332,9 @@ struct consul_emulator::impl {
       if (reg.weight_warning < 0)
         return text_reply(
             400, "Invalid Weights: Warning must be greater or equal than 0");
+      if (reg.weight_passing > 65535 || reg.weight_warning > 65535)
+        return text_reply(
+            400, "Invalid Weights: DNS Weight must be between 0 and 65535");
     } else {
       reg.weight_passing = reg.weight_warning = 1;
     }
@@ -1511,8 +1517,7 @@ consul_emulator::impl::impl(consul_emulator_options options_in)
   service_index["consul"] = index;
 }
 
-// --- public API
-// ------------------------------------------------------------------
+// --- public API -------------------------------------------------------------
 
 consul_emulator::consul_emulator(consul_emulator_options options)
     : impl_(std::make_unique<impl>(std::move(options))) {

@@ -33,6 +33,16 @@
 //    wait/16 of jitter), with the current data either way. If the index
 //    went backwards (restart() with a lower index), a query blocked on the
 //    old, higher index waits its full `wait`: resetting is the client's job.
+//
+// Consul behaviours a client may not expect, all emulated:
+//  - a registered check starts "critical" unless it has a "Status"; a
+//    re-registration keeps the status and output of a check it already
+//    has (Consul restores them), and keeps checks it no longer lists
+//    unless ?replace-existing-checks;
+//  - Meta keys must match [A-Za-z0-9_-]+, be at most 128 characters and
+//    not start with "consul-"; values at most 512; at most 64 pairs;
+//    durations need a unit ("10s", not "10"); else 400, Consul's text;
+//  - an instance with port 0 has no "Service.Port" at all (omitempty).
 #pragma once
 
 #include <chrono>
