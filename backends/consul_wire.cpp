@@ -1,6 +1,7 @@
 #include "backends/consul_wire.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include <boost/json.hpp>
 
@@ -84,14 +85,18 @@ caf::expected<instance> decode_entry(const json::value& entry,
   out.address = text_of(*service, "Address");
   if (out.address.empty() && node != nullptr)
     out.address = text_of(*node, "Address");
-  auto port = service->find("Port");
-  if (port == service->end() || !port->value().is_number())
-    return bad(path + ".Service.Port", "expected a number");
+  // Consul omits a zero port: the scheme's default applies.
   json::error_code ec;
-  auto port_number = port->value().to_number<int64_t>(ec);
-  if (ec || port_number < 0 || port_number > 65535)
-    return bad(path + ".Service.Port", "out of range");
-  out.port = static_cast<uint16_t>(port_number);
+  if (auto port = service->find("Port"); port != service->end()) {
+    if (!port->value().is_number())
+      return bad(path + ".Service.Port", "expected a number");
+    auto port_number = port->value().to_number<int64_t>(ec);
+    if (ec || port_number < 0 || port_number > 65535)
+      return bad(path + ".Service.Port", "out of range");
+    out.port = static_cast<uint16_t>(port_number);
+  }
+  if (out.address.empty())
+    return bad(path + ".Service.Address", "no address (nor Node.Address)");
   out.tags = strings_of(*service, "Tags");
   if (const auto* meta = object_of(*service, "Meta"))
     for (const auto& [key, value] : *meta)
@@ -136,7 +141,9 @@ ServiceEndpoint to_endpoint(const instance& in) {
     auto host = in.address.find(':') != std::string::npos
                     ? "[" + in.address + "]"
                     : in.address;
-    endpoint.url = scheme + "://" + host + ":" + std::to_string(in.port);
+    endpoint.url = scheme + "://" + host;
+    if (in.port != 0)
+      endpoint.url += ":" + std::to_string(in.port);
   }
   endpoint.weight = in.weight;
   endpoint.health_status = health_of(in.status);
@@ -151,6 +158,30 @@ ServiceEndpoint to_endpoint(const instance& in) {
 void put_string(json::object& obj, std::string_view key,
                 const std::string& value) {
   obj[key] = json::string{value};
+}
+
+/// Consul's rules for service Meta (it answers 400 otherwise): keys of
+/// [A-Za-z0-9_-], at most 128 characters, not starting with "consul-";
+/// values at most 512 characters; at most 64 pairs.
+std::string meta_problem(const json::object& meta) {
+  if (meta.size() > 64)
+    return "more than 64 metadata entries (Consul's limit)";
+  for (const auto& [key, value] : meta) {
+    std::string_view k{key.data(), key.size()};
+    auto valid = !k.empty() && k.size() <= 128 && k.rfind("consul-", 0) != 0 &&
+                 std::all_of(k.begin(), k.end(), [](char c) {
+                   return std::isalnum(static_cast<unsigned char>(c)) ||
+                          c == '_' || c == '-';
+                 });
+    if (!valid)
+      return "metadata key \"" + std::string{k} +
+             "\" is not allowed by Consul (letters, digits, '_' and '-', at "
+             "most 128, not starting with \"consul-\")";
+    if (value.as_string().size() > 512)
+      return "metadata value of \"" + std::string{k} +
+             "\" is longer than Consul's 512 characters";
+  }
+  return {};
 }
 
 } // namespace
@@ -247,6 +278,14 @@ registrations_for(const std::string& id, const ServiceInfo& info,
       put_string(meta, meta_url, endpoint.url);
     else if (target->tls)
       put_string(meta, "scheme", "https");
+    if (auto problem = meta_problem(meta); !problem.empty())
+      return make_error(errc::serialization, "service " + id + ".endpoints[" +
+                                                 std::to_string(k) +
+                                                 "]: " + problem);
+    if (endpoint.weight < 1 || endpoint.weight > 65535)
+      return make_error(errc::serialization,
+                        "service " + id + ".endpoints[" + std::to_string(k) +
+                            "].weight: Consul takes 1..65535");
     std::string check_error;
     auto check_target =
         make_probe_target(endpoint.url, check.path, check_error);

@@ -180,3 +180,37 @@ TEST_CASE("consul: a registration reads back as it was written",
   info.endpoints[0].url = "ftp://x";
   CHECK_FALSE(consul::registrations_for("web-1", info, check));
 }
+
+TEST_CASE("consul: metadata Consul would refuse is an error naming it",
+          "[consul][wire]") {
+  ServiceInfo info;
+  info.name = "web";
+  info.endpoints.push_back(ServiceEndpoint{
+      "http://10.0.0.1:80", 1, EndpointHealthStatus::Unknown, {}});
+  consul::check_settings check;
+  for (auto bad : {"a.b", "k8s/zone", "has space", "consul-x"}) {
+    CAPTURE(bad);
+    info.endpoints[0].metadata = {{bad, "v"}};
+    auto regs = consul::registrations_for("web", info, check);
+    REQUIRE_FALSE(regs);
+    CHECK_THAT(error_message(regs.error()), Catch::Contains(bad));
+  }
+  info.endpoints[0].metadata = {{"ok_key-1", std::string(513, 'x')}};
+  CHECK_FALSE(consul::registrations_for("web", info, check));
+  info.endpoints[0].metadata = {};
+  info.endpoints[0].weight = 70000;
+  CHECK_FALSE(consul::registrations_for("web", info, check));
+}
+
+TEST_CASE("consul: an instance without a port takes the scheme's default",
+          "[consul][wire]") {
+  size_t skipped = 0;
+  auto portless = consul::decode_health(
+      R"([{"Node":{"Address":"10.0.0.1"},"Service":{"ID":"x","Service":"x",)"
+      R"("Address":""}}])",
+      skipped);
+  REQUIRE(portless);
+  CHECK(skipped == 0);
+  CHECK(consul::to_service_info("x", *portless).endpoints.at(0).url ==
+        "http://10.0.0.1");
+}
