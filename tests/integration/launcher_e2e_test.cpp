@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "etcd_fixture.hpp"
+#include "support/consul_emulator.hpp"
 #include "support/http_test_server.hpp"
 #include "test_support.hpp"
 
@@ -255,6 +256,29 @@ TEST_CASE("launcher: serves services from etcd and shows the backend in "
   CHECK(backend.at("type") == "etcd");
   CHECK(backend.at("stale") == false);
 
+  launcher.process.send_signal(SIGTERM);
+  CHECK(launcher.process.wait_for_exit() == 0);
+}
+
+TEST_CASE("launcher: serves services from Consul (the API emulator) and "
+          "shows the backend in /v1/metrics",
+          "[launcher][consul]") {
+  test::consul_emulator agent;
+  test::consul_instance web;
+  web.id = "web-1";
+  web.name = "web";
+  web.address = "10.6.0.1";
+  web.port = 80;
+  agent.register_instance(web);
+  test::temp_config_file file{
+      R"({"service_discovery":{"backend":"consul","endpoints":[")" +
+      agent.url() +
+      R"("],"consul":{"health_source":"consul","wait":"2s"}},)"
+      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  running_launcher launcher{{"--config", file.path()}};
+  CHECK(launcher.get_json("/v1/services").at("web").at("name") == "web");
+  auto backend = launcher.get_json("/v1/metrics").at("backend");
+  CHECK(backend.at("type") == "consul");
   launcher.process.send_signal(SIGTERM);
   CHECK(launcher.process.wait_for_exit() == 0);
 }
