@@ -1,5 +1,7 @@
 #include "backends/consul_client.hpp"
 
+#include <cctype>
+
 #include <httplib.h>
 
 #include "messages/errors.hpp"
@@ -28,6 +30,21 @@ uint64_t index_of(const httplib::Response& res) {
 }
 
 } // namespace
+
+std::string encode_path_segment(const std::string& text) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
 
 consul_agents::consul_agents(consul_client_options options)
     : options_(std::move(options)) {
@@ -74,10 +91,13 @@ httplib::Client& consul_connection::client_for(size_t agent) {
 caf::expected<consul_reply>
 consul_connection::send(const std::string& method, const std::string& target,
                         const std::string& body,
-                        std::chrono::milliseconds read_timeout) {
+                        std::chrono::milliseconds read_timeout,
+                        std::optional<size_t> pinned) {
   std::string problem;
-  for (size_t i = 0; i < agents_->size(); ++i) {
-    auto agent = agents_->current();
+  auto attempts = pinned ? size_t{1} : agents_->size();
+  for (size_t i = 0; i < attempts; ++i) {
+    auto agent = pinned ? *pinned : agents_->current();
+    last_agent_ = agent;
     auto& client = client_for(agent);
     client.set_read_timeout(read_timeout);
     httplib::Request req;
@@ -108,7 +128,14 @@ consul_connection::send(const std::string& method, const std::string& target,
     problem = sent ? where + ": HTTP " + std::to_string(res.status) + " " +
                          res.body.substr(0, 200)
                    : where + ": " + httplib::to_string(error);
-    agents_->failed(agent);
+    {
+      // Our own interrupt says nothing about the agent.
+      std::lock_guard<std::mutex> guard{active_mutex_};
+      if (interrupted_)
+        return make_error(errc::backend_unavailable, "consul: interrupted");
+    }
+    if (!pinned)
+      agents_->failed(agent);
   }
   return make_error(errc::backend_unavailable, problem);
 }
@@ -124,12 +151,14 @@ consul_connection::get(const std::string& path, const std::string& query,
               httplib::detail::encode_query_param(dc);
   if (!params.empty())
     target += "?" + params;
-  return send("GET", target, {}, read_timeout);
+  return send("GET", target, {}, read_timeout, std::nullopt);
 }
 
-caf::expected<consul_reply> consul_connection::put(const std::string& path,
-                                                   const std::string& body) {
-  auto reply = send("PUT", path, body, agents_->options().request_timeout);
+caf::expected<consul_reply>
+consul_connection::put(const std::string& path, const std::string& body,
+                       std::optional<size_t> agent) {
+  auto reply =
+      send("PUT", path, body, agents_->options().request_timeout, agent);
   if (!reply)
     return reply;
   if (reply->status < 200 || reply->status >= 300)

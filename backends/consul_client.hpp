@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,10 @@ private:
   std::atomic<size_t> current_{0};
 };
 
+/// `text` percent-encoded for one URL path segment (ids may hold '?', '#',
+/// '%' or spaces).
+std::string encode_path_segment(const std::string& text);
+
 /// One answer: status, body and X-Consul-Index (0 if absent).
 struct consul_reply {
   int status = 0;
@@ -69,9 +74,14 @@ public:
                                   std::chrono::milliseconds read_timeout);
 
   /// PUT `body` to an agent endpoint; non-2xx is backend_rejected with
-  /// Consul's message.
+  /// Consul's message. With `agent`, to that agent only: a registration
+  /// lives on the agent that took it, and only it can remove it.
   caf::expected<consul_reply> put(const std::string& path,
-                                  const std::string& body);
+                                  const std::string& body,
+                                  std::optional<size_t> agent = std::nullopt);
+
+  /// The agent the last request went to.
+  size_t last_agent() const { return last_agent_; }
 
   /// Aborts a request in progress on another thread; requests fail at once
   /// until resume().
@@ -82,7 +92,8 @@ private:
   caf::expected<consul_reply> send(const std::string& method,
                                    const std::string& target,
                                    const std::string& body,
-                                   std::chrono::milliseconds read_timeout);
+                                   std::chrono::milliseconds read_timeout,
+                                   std::optional<size_t> pinned);
   httplib::Client& client_for(size_t agent);
 
   std::shared_ptr<consul_agents> agents_;
@@ -90,6 +101,7 @@ private:
   std::mutex active_mutex_;
   httplib::Client* active_ = nullptr;
   bool interrupted_ = false; // guarded by active_mutex_
+  size_t last_agent_ = 0;
 };
 
 } // namespace orasi::backends

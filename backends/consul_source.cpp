@@ -105,7 +105,7 @@ caf::expected<consul_source::mirrored>
 consul_source::read_health(consul_connection& conn, const std::string& name,
                            const std::string& query,
                            std::chrono::milliseconds timeout) {
-  auto path = "/v1/health/service/" + name;
+  auto path = "/v1/health/service/" + encode_path_segment(name);
   auto reply = conn.get(path, query, timeout);
   if (!reply)
     return std::move(reply.error());
@@ -149,34 +149,50 @@ caf::expected<source_listing> consul_source::list() {
     return std::move(catalog.error());
   auto names = selected_names(catalog->first);
   std::map<std::string, mirrored> fresh;
+  std::vector<std::string> unreadable;
   for (const auto& name : names) {
     auto health =
         read_health(api_conn_, name, {}, options_.client.request_timeout);
-    if (!health)
-      return std::move(health.error());
-    if (!health->instance_ids.empty())
+    if (health) {
       fresh.emplace(name, std::move(*health));
+      continue;
+    }
+    // One service that cannot be read does not fail the others: it keeps
+    // what the registry last knew.
+    spdlog::warn("consul backend: listing {}: {}", name,
+                 error_message(health.error()));
+    unreadable.push_back(name);
   }
   source_listing listing;
   listing.revision = catalog->second;
+  listing.unreadable = unreadable;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    // The loops may have read something newer meanwhile: keep it.
-    for (auto it = mirror_.begin(); it != mirror_.end();)
-      it = names.count(it->first) == 0 ? mirror_.erase(it) : std::next(it);
+    // Membership comes from whichever catalog is newer: the loop may have
+    // applied a later one while this listing was read.
+    if (catalog->second >= loop_catalog_index_) {
+      for (auto& [name, entry] : mirror_)
+        if (names.count(name) == 0 && !entry.removed) {
+          entry.removed = true;
+          entry.index = std::max(entry.index, catalog->second);
+        }
+    }
     for (auto& [name, entry] : fresh) {
-      auto& slot = mirror_[name];
-      if (slot.instance_ids.empty() || entry.index >= slot.index)
-        slot = std::move(entry);
+      auto slot = mirror_.find(name);
+      if (slot == mirror_.end() || entry.index >= slot->second.index)
+        mirror_[name] = std::move(entry);
     }
     for (const auto& [name, entry] : mirror_)
-      if (!entry.instance_ids.empty())
+      if (!entry.removed && !entry.instance_ids.empty())
         listing.services.emplace(name, entry.info);
     dirty_.clear();
     connected_ = true;
   }
-  if (options_.watch && catalog_done_.load() && !catalog_thread_.joinable())
+  if (options_.watch && catalog_done_.load()) {
+    if (catalog_thread_.joinable())
+      catalog_thread_.join(); // a loop that ended (failed): start it again
     start_catalog_loop(catalog->second);
+  }
   return listing;
 }
 
@@ -191,7 +207,8 @@ caf::expected<std::optional<source_update>> consul_source::poll() {
   update.full = false;
   for (const auto& name : dirty_) {
     auto it = mirror_.find(name);
-    if (it != mirror_.end() && !it->second.instance_ids.empty())
+    if (it != mirror_.end() && !it->second.removed &&
+        !it->second.instance_ids.empty())
       update.listing.services.emplace(name, it->second.info);
     else
       update.removals.push_back(name);
@@ -214,26 +231,29 @@ void consul_source::wake() {
     notify();
 }
 
-void consul_source::offer(const std::string& name,
-                          std::optional<mirrored> fresh, bool force) {
+void consul_source::offer(const std::string& name, mirrored fresh, bool force) {
+  if (fresh.instance_ids.empty())
+    fresh.removed = true;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     auto it = mirror_.find(name);
-    if (!fresh) { // the service left the catalog
-      if (it == mirror_.end())
-        return;
-      mirror_.erase(it);
-    } else if (it == mirror_.end() || force ||
-               fresh->index >= it->second.index) {
-      if (it != mirror_.end() &&
-          it->second.instance_ids == fresh->instance_ids &&
-          it->second.info == fresh->info) {
-        it->second.index = fresh->index;
+    if (it != mirror_.end()) {
+      auto& known = it->second;
+      if (!force && fresh.index < known.index)
+        return; // older than what we have (or than its removal)
+      bool same = known.removed == fresh.removed &&
+                  (fresh.removed || (known.instance_ids == fresh.instance_ids &&
+                                     known.info == fresh.info));
+      known.index = std::max(force ? fresh.index : known.index, fresh.index);
+      if (same)
         return; // nothing visible changed
-      }
-      mirror_[name] = std::move(*fresh);
+      auto index = known.index;
+      known = std::move(fresh);
+      known.index = index;
+    } else if (fresh.removed) {
+      return; // never seen: nothing to remove
     } else {
-      return; // older than what we have
+      mirror_.emplace(name, std::move(fresh));
     }
     mark_dirty(name);
   }
@@ -298,6 +318,9 @@ void consul_source::start_catalog_loop(uint64_t index) {
       set_connected(false, std::string{"catalog loop failed: "} + ex.what());
     }
     for (auto& [name, w] : watchers_)
+      w->stop = true;
+    wait_cv_.notify_all();
+    for (auto& [name, w] : watchers_)
       stop_watcher(*w);
     watchers_.clear();
     catalog_done_ = true;
@@ -311,7 +334,8 @@ void consul_source::catalog_loop(uint64_t start_index) {
     {
       std::lock_guard<std::mutex> guard{mutex_};
       for (const auto& [name, entry] : mirror_)
-        indexes.emplace(name, entry.index);
+        if (!entry.removed)
+          indexes.emplace(name, entry.index);
     }
     for (const auto& [name, health_index] : indexes)
       start_watcher(name, health_index);
@@ -340,25 +364,41 @@ void consul_source::catalog_loop(uint64_t start_index) {
         spdlog::warn("consul backend: catalog index went backwards, "
                      "reading it again");
       }
-      apply_catalog(selected_names(catalog->first));
+      apply_catalog(selected_names(catalog->first), index.last_seen);
     }
     rate_limit(started, never);
   }
 }
 
-void consul_source::apply_catalog(const std::set<std::string>& names) {
-  for (auto it = watchers_.begin(); it != watchers_.end();) {
-    if (names.count(it->first) > 0) {
-      ++it;
-      continue;
+void consul_source::apply_catalog(const std::set<std::string>& names,
+                                  uint64_t index) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    loop_catalog_index_ = index;
+  }
+  std::vector<std::string> gone;
+  for (const auto& [name, w] : watchers_)
+    if (names.count(name) == 0) {
+      w->stop = true; // all at once, then wait for them together
+      gone.push_back(name);
     }
-    stop_watcher(*it->second);
-    offer(it->first, std::nullopt, true);
-    it = watchers_.erase(it);
+  wait_cv_.notify_all();
+  for (const auto& name : gone) {
+    stop_watcher(*watchers_.at(name));
+    watchers_.erase(name);
+    mirrored tombstone;
+    tombstone.index = index;
+    offer(name, std::move(tombstone), false);
   }
   for (const auto& name : names)
-    if (watchers_.count(name) == 0)
-      start_watcher(name, 0);
+    if (watchers_.count(name) == 0) {
+      try {
+        start_watcher(name, 0);
+      } catch (const std::system_error& ex) {
+        // Out of threads: this service waits for the refresh re-list.
+        spdlog::error("consul backend: cannot follow {}: {}", name, ex.what());
+      }
+    }
 }
 
 void consul_source::start_watcher(const std::string& name, uint64_t index) {
@@ -382,9 +422,6 @@ void consul_source::watch_service(watcher& w, const std::string& name,
   auto backoff = options_.reconnect_min;
   while (!stopping_ && !w.stop) {
     auto started = std::chrono::steady_clock::now();
-    // A read that does not block answers the current state: it replaces
-    // what the mirror has even at a lower index (after a reset).
-    bool current_state = index.value == 0;
     auto health = read_health(w.conn, name, blocking_query(index.value),
                               blocking_timeout());
     if (stopping_ || w.stop)
@@ -398,12 +435,11 @@ void consul_source::watch_service(watcher& w, const std::string& name,
     backoff = options_.reconnect_min;
     bool went_back = false;
     if (index.advance(health->index, went_back)) {
+      // After an index reset the answer is current although its index is
+      // lower than what the mirror holds.
       if (went_back)
         ++relists_;
-      std::optional<mirrored> fresh;
-      if (!health->instance_ids.empty())
-        fresh = std::move(*health);
-      offer(name, std::move(fresh), went_back || current_state);
+      offer(name, std::move(*health), went_back);
     }
     rate_limit(started, w.stop);
   }
@@ -438,22 +474,24 @@ void consul_source::stop_threads() {
 
 void consul_source::suspend() {
   stop_threads();
-  std::map<std::string, std::vector<std::string>> owned;
+  std::vector<owned_instance> owned;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    owned.swap(owned_);
+    for (auto& [id, instances] : owned_)
+      owned.insert(owned.end(), instances.begin(), instances.end());
+    owned_.clear();
     mirror_.clear();
     dirty_.clear();
+    loop_catalog_index_ = 0;
     connected_ = true;
   }
   // Withdraw this instance's registrations, as etcd's lease revocation does.
-  for (const auto& [id, instances] : owned)
-    for (const auto& instance : instances)
-      if (auto done =
-              api_conn_.put("/v1/agent/service/deregister/" + instance, "");
-          !done)
-        spdlog::warn("consul backend: could not deregister {}: {}", instance,
-                     error_message(done.error()));
+  caf::error failure;
+  auto removed = deregister(owned, failure);
+  if (removed < owned.size())
+    spdlog::warn("consul backend: {} of {} registrations could not be "
+                 "withdrawn: {}",
+                 owned.size() - removed, owned.size(), error_message(failure));
 }
 
 // -- registrations ------------------------------------------------------------
@@ -463,36 +501,76 @@ caf::error consul_source::refresh_one(const std::string& name) {
       read_health(api_conn_, name, {}, options_.client.request_timeout);
   if (!health)
     return std::move(health.error());
-  std::optional<mirrored> fresh;
-  if (!health->instance_ids.empty())
-    fresh = std::move(*health);
-  offer(name, std::move(fresh), false);
+  offer(name, std::move(*health), false);
   return {};
+}
+
+size_t consul_source::deregister(const std::vector<owned_instance>& instances,
+                                 caf::error& failure) {
+  size_t removed = 0;
+  std::set<size_t> unreachable;
+  for (const auto& instance : instances) {
+    if (unreachable.count(instance.agent) > 0)
+      continue;
+    auto done = api_conn_.put("/v1/agent/service/deregister/" +
+                                  encode_path_segment(instance.id),
+                              "", instance.agent);
+    if (done) {
+      ++removed;
+      continue;
+    }
+    if (static_cast<errc>(done.error().code()) == errc::backend_unavailable)
+      unreachable.insert(instance.agent);
+    failure = std::move(done.error());
+  }
+  return removed;
 }
 
 caf::error consul_source::put(const std::string& id, const ServiceInfo& info) {
   if (!is_valid_service_id(id))
     return make_error(errc::serialization,
                       "service id \"" + id + "\" is not valid");
+  if (info.endpoints.empty())
+    return make_error(errc::serialization,
+                      "service " + id +
+                          ": a Consul service needs at least one endpoint");
   auto registrations = consul::registrations_for(id, info, options_.check);
   if (!registrations)
     return std::move(registrations.error());
-  std::vector<std::string> ids;
+  {
+    // Instance IDs are "<id>" or "<id>-<k>": refuse one that belongs to
+    // another service rather than take it over.
+    std::lock_guard<std::mutex> guard{mutex_};
+    for (const auto& reg : *registrations)
+      for (const auto& [name, entry] : mirror_)
+        if (name != id && !entry.removed &&
+            std::find(entry.instance_ids.begin(), entry.instance_ids.end(),
+                      reg.id) != entry.instance_ids.end())
+          return make_error(errc::backend_rejected,
+                            "consul instance ID \"" + reg.id +
+                                "\" belongs to service \"" + name + "\"");
+  }
+  std::vector<owned_instance> mine;
   for (const auto& reg : *registrations) {
     if (auto done = api_conn_.put("/v1/agent/service/register", reg.body);
         !done)
       return std::move(done.error());
-    ids.push_back(reg.id);
+    mine.push_back({reg.id, api_conn_.last_agent()});
   }
-  std::vector<std::string> previous;
+  std::vector<owned_instance> previous;
   {
     std::lock_guard<std::mutex> guard{mutex_};
-    previous = std::exchange(owned_[id], ids);
+    previous = std::exchange(owned_[id], mine);
   }
-  // Endpoints this service no longer has.
+  // Endpoints this service no longer has (or that moved to another agent).
+  std::vector<owned_instance> stale;
   for (const auto& old : previous)
-    if (std::find(ids.begin(), ids.end(), old) == ids.end())
-      api_conn_.put("/v1/agent/service/deregister/" + old, "");
+    if (std::none_of(mine.begin(), mine.end(), [&](const auto& now) {
+          return now.id == old.id && now.agent == old.agent;
+        }))
+      stale.push_back(old);
+  caf::error ignored;
+  deregister(stale, ignored);
   // The catalog's view of it now, at its index: older answers from the
   // health loop cannot undo the write.
   if (auto err = refresh_one(id))
@@ -502,26 +580,23 @@ caf::error consul_source::put(const std::string& id, const ServiceInfo& info) {
 }
 
 caf::error consul_source::remove(const std::string& id) {
-  std::vector<std::string> instances;
+  std::vector<owned_instance> instances;
   {
     std::lock_guard<std::mutex> guard{mutex_};
     if (auto owned = owned_.find(id); owned != owned_.end())
       instances = owned->second;
-    else if (auto known = mirror_.find(id); known != mirror_.end())
-      instances = known->second.instance_ids;
+    else if (auto known = mirror_.find(id);
+             known != mirror_.end() && !known->second.removed)
+      for (const auto& instance : known->second.instance_ids)
+        instances.push_back({instance, agents_->current()});
   }
   if (instances.empty())
     return make_error(errc::not_found,
                       "service \"" + id + "\" not found in consul");
-  size_t removed = 0;
-  for (const auto& instance : instances) {
-    auto done = api_conn_.put("/v1/agent/service/deregister/" + instance, "");
-    if (done)
-      ++removed;
-    else if (static_cast<errc>(done.error().code()) ==
-             errc::backend_unavailable)
-      return std::move(done.error());
-  }
+  caf::error failure;
+  auto removed = deregister(instances, failure);
+  if (failure && static_cast<errc>(failure.code()) == errc::backend_unavailable)
+    return failure; // still ours: a later deregister can finish the job
   {
     std::lock_guard<std::mutex> guard{mutex_};
     owned_.erase(id);

@@ -63,6 +63,15 @@ private:
     uint64_t index = 0;
     ServiceInfo info;
     std::vector<std::string> instance_ids;
+    /// A tombstone: the service left the catalog at `index`; answers older
+    /// than that (still in flight) must not bring it back.
+    bool removed = false;
+  };
+
+  /// An instance this source registered, and the agent that holds it.
+  struct owned_instance {
+    std::string id;
+    size_t agent = 0;
   };
 
   /// One service's health loop.
@@ -90,9 +99,9 @@ private:
                                       const std::string& query,
                                       std::chrono::milliseconds timeout);
   std::set<std::string> selected_names(const consul::catalog& catalog) const;
-  /// Takes `fresh` for `name` unless the mirror holds a newer index.
-  void offer(const std::string& name, std::optional<mirrored> fresh,
-             bool force);
+  /// Takes `fresh` for `name` unless the mirror holds a newer index; a
+  /// `fresh` with no instances (or removed) leaves a tombstone.
+  void offer(const std::string& name, mirrored fresh, bool force);
   void mark_dirty(const std::string& name); // holds mutex_
   void set_connected(bool connected, const std::string& reason);
   void wake();
@@ -106,12 +115,16 @@ private:
 
   void start_catalog_loop(uint64_t index);
   void catalog_loop(uint64_t index);
-  void apply_catalog(const std::set<std::string>& names);
+  void apply_catalog(const std::set<std::string>& names, uint64_t index);
   void start_watcher(const std::string& name, uint64_t index);
   void watch_service(watcher& w, const std::string& name, uint64_t index);
   void stop_watcher(watcher& w);
   void stop_threads();
   caf::error refresh_one(const std::string& name);
+  /// Deregisters `instances` where they live; stops trying an agent after
+  /// it failed once (at stop, a hung agent must not cost a timeout each).
+  size_t deregister(const std::vector<owned_instance>& instances,
+                    caf::error& failure);
 
   consul_source_options options_;
   std::shared_ptr<consul_agents> agents_;
@@ -131,7 +144,8 @@ private:
   bool connected_ = true;
   std::string disconnect_reason_;
   std::function<void()> notify_;
-  std::map<std::string, std::vector<std::string>> owned_; // id -> instances
+  std::map<std::string, std::vector<owned_instance>> owned_; // by service id
+  uint64_t loop_catalog_index_ = 0; // of the catalog the loop last applied
 
   std::atomic<uint64_t> unreadable_values_{0};
   std::atomic<uint64_t> reconnects_{0};

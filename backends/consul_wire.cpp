@@ -262,8 +262,16 @@ registrations_for(const std::string& id, const ServiceInfo& info,
                                                  std::to_string(k) +
                                                  "].url: " + error);
     json::object meta;
-    for (const auto& [key, value] : endpoint.metadata)
+    for (const auto& [key, value] : endpoint.metadata) {
+      // These carry the mapping itself: user values would corrupt it.
+      if (key == "scheme" || key == meta_url || key == meta_name ||
+          key.rfind(meta_service_prefix, 0) == 0)
+        return make_error(errc::serialization,
+                          "service " + id + ".endpoints[" + std::to_string(k) +
+                              "].metadata." + key +
+                              ": reserved for the Consul mapping");
       put_string(meta, key, value);
+    }
     for (const auto& [key, value] : info.metadata)
       put_string(meta, std::string{meta_service_prefix} + key, value);
     if (info.name != id)

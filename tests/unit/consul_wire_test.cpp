@@ -188,7 +188,8 @@ TEST_CASE("consul: metadata Consul would refuse is an error naming it",
   info.endpoints.push_back(ServiceEndpoint{
       "http://10.0.0.1:80", 1, EndpointHealthStatus::Unknown, {}});
   consul::check_settings check;
-  for (auto bad : {"a.b", "k8s/zone", "has space", "consul-x"}) {
+  for (auto bad : {"a.b", "k8s/zone", "has space", "consul-x", "scheme",
+                   "orasi-url", "orasi-svc-team"}) {
     CAPTURE(bad);
     info.endpoints[0].metadata = {{bad, "v"}};
     auto regs = consul::registrations_for("web", info, check);
