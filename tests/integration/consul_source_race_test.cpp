@@ -1,0 +1,165 @@
+// The Consul source under the races a review found (against the Consul API
+// emulator): a refresh listing racing the blocking loops, registrations
+// that live on one agent while the client talks to another, ids that need
+// escaping in URLs, and instance IDs of another service.
+#include <future>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "backends/consul_source.hpp"
+#include "messages/errors.hpp"
+#include "support/consul_emulator.hpp"
+#include "test_support.hpp"
+
+using namespace orasi;
+using namespace orasi::backends;
+using namespace std::chrono_literals;
+
+namespace {
+
+test::consul_instance instance(const std::string& id, const std::string& name) {
+  test::consul_instance in;
+  in.id = id;
+  in.name = name;
+  in.address = "10.0.0.1";
+  in.port = 80;
+  in.checks.push_back(test::consul_check{});
+  return in;
+}
+
+ServiceInfo one_endpoint(const std::string& name, const std::string& url) {
+  ServiceInfo info;
+  info.name = name;
+  info.endpoints.push_back(
+      ServiceEndpoint{url, 1, EndpointHealthStatus::Unknown, {}});
+  return info;
+}
+
+/// What the adapter would hold: a listing, then poll()'s deltas.
+struct adapter_view {
+  std::set<std::string> names;
+  void take(const source_listing& listing) {
+    names.clear();
+    for (const auto& [id, info] : listing.services)
+      names.insert(id);
+  }
+  void drain(consul_source& source) {
+    for (;;) {
+      auto update = source.poll();
+      if (!update || !*update)
+        return;
+      for (const auto& id : (*update)->removals)
+        names.erase(id);
+      for (const auto& [id, info] : (*update)->listing.services)
+        names.insert(id);
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
+          "service nor revives a removed one",
+          "[consul][race]") {
+  const int services = 400;
+  test::consul_emulator_options emulator_options;
+  emulator_options.threads = services + 50;
+  test::consul_emulator agent{emulator_options};
+  for (int i = 0; i < services; ++i)
+    agent.register_instance(
+        instance("s" + std::to_string(i), "s" + std::to_string(1000 + i)));
+  consul_source_options options;
+  options.client.agents = {agent.url()};
+  options.wait = 5s;
+  consul_source source{options};
+  source.set_change_listener([] {});
+  adapter_view view;
+  auto first = source.list();
+  REQUIRE(first);
+  view.take(*first);
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    auto fresh = "zz-new" + std::to_string(round);
+    auto gone = "a-gone" + std::to_string(round);
+    agent.register_instance(instance(gone, gone));
+    REQUIRE(test::eventually([&] {
+      view.drain(source);
+      return view.names.count(gone) == 1;
+    }));
+    // The listing reads the catalog, then ~400 health answers; meanwhile a
+    // service comes and another goes, which the loops see first.
+    auto before = agent.request_count("/v1/health/service/" + gone);
+    auto listing =
+        std::async(std::launch::async, [&] { return source.list(); });
+    test::eventually([&] {
+      return agent.request_count("/v1/health/service/" + gone) > before;
+    });
+    agent.register_instance(instance(fresh, fresh));
+    agent.deregister_instance(gone);
+    auto result = listing.get();
+    REQUIRE(result);
+    view.take(*result);
+    CHECK(test::eventually(
+        [&] {
+          view.drain(source);
+          return view.names.count(fresh) == 1 && view.names.count(gone) == 0;
+        },
+        5s));
+  }
+  source.suspend();
+}
+
+TEST_CASE("consul: a registration is removed from the agent that holds it, "
+          "even after the client moved to another",
+          "[consul][race]") {
+  test::consul_emulator a;
+  test::consul_emulator b;
+  consul_source_options options;
+  options.client.agents = {a.url(), b.url()};
+  options.client.dial_timeout = 500ms;
+  options.client.request_timeout = 2s;
+  options.watch = false;
+  consul_source source{options};
+  REQUIRE(source.list());
+  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://10.0.0.5:70")));
+  REQUIRE(a.instance("pay"));
+  a.stop();
+  CHECK(source.list()); // fails over to b
+  a.restart();          // a is back; b stays current
+  CHECK_FALSE(source.remove("pay"));
+  CHECK_FALSE(a.instance("pay"));
+  // And stop() withdraws from the right agent too.
+  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://10.0.0.5:70")));
+  auto holder = b.instance("pay") ? &b : &a;
+  source.suspend();
+  CHECK_FALSE(holder->instance("pay"));
+}
+
+TEST_CASE("consul: ids are escaped in URLs and instance IDs of another "
+          "service are refused",
+          "[consul][race]") {
+  test::consul_emulator agent;
+  agent.register_instance(instance("web", "web"));
+  consul_source_options options;
+  options.client.agents = {agent.url()};
+  options.watch = false;
+  consul_source source{options};
+  REQUIRE(source.list());
+  REQUIRE_FALSE(source.put("web?x", one_endpoint("odd", "http://10.0.0.7:80")));
+  CHECK(agent.instance("web?x"));
+  REQUIRE_FALSE(source.remove("web?x"));
+  CHECK_FALSE(agent.instance("web?x"));
+  CHECK(agent.instance("web")); // untouched
+
+  ServiceInfo two = one_endpoint("a", "http://10.0.0.1:80");
+  two.endpoints.push_back(two.endpoints[0]);
+  two.endpoints[1].url = "http://10.0.0.2:80";
+  REQUIRE_FALSE(source.put("a", two)); // instances a-0 and a-1
+  auto clash = source.put("a-0", one_endpoint("x", "http://10.0.0.3:80"));
+  REQUIRE(clash);
+  CHECK_THAT(error_message(clash), Catch::Contains("belongs to service"));
+  CHECK(agent.instance("a-0")->address == "10.0.0.1");
+  source.suspend();
+}
