@@ -37,6 +37,16 @@ ServiceInfo one_endpoint(const std::string& name, const std::string& url) {
   return info;
 }
 
+/// Non-blocking reads of `path` (a listing's, not a loop's long polls).
+size_t plain_reads(const test::consul_emulator& agent,
+                   const std::string& path) {
+  size_t count = 0;
+  for (const auto& request : agent.request_log())
+    count += request.path == path &&
+             request.target.find("index=") == std::string::npos;
+  return count;
+}
+
 /// What the adapter would hold: a listing, then poll()'s deltas.
 struct adapter_view {
   std::set<std::string> names;
