@@ -252,9 +252,10 @@ caf::expected<std::optional<source_update>> etcd_source::poll() {
     // already shows for that id; from then on the watch has caught up.
     if (auto own = local_writes_.find(change.id); own != local_writes_.end()) {
       auto older = change.revision < own->second.revision;
+      auto echo = change.revision == own->second.revision;
       if (!older)
-        local_writes_.erase(own);
-      if (older || change.revision == own->second.revision)
+        local_writes_.erase(own); // the watch has caught up with it
+      if (older || echo)
         continue;
     }
     apply(update, change.id, std::move(change.value), change.unreadable);

@@ -100,12 +100,13 @@ TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
     }));
     // The listing reads the catalog, then ~400 health answers; meanwhile a
     // service comes and another goes, which the loops see first.
-    auto before = agent.request_count("/v1/health/service/" + gone);
+    auto gone_path = "/v1/health/service/" + gone;
+    auto before = plain_reads(agent, gone_path);
     auto listing =
         std::async(std::launch::async, [&] { return source.list(); });
-    test::eventually([&] {
-      return agent.request_count("/v1/health/service/" + gone) > before;
-    });
+    // Once the listing has read `gone` (its catalog is older than what
+    // follows), change the catalog under it.
+    test::eventually([&] { return plain_reads(agent, gone_path) > before; });
     agent.register_instance(instance(fresh, fresh));
     agent.deregister_instance(gone);
     auto result = listing.get();
