@@ -4,6 +4,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+
+#include <openssl/crypto.h>
+
+#include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/service_discovery.hpp"
 
@@ -83,17 +90,246 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
             snapshot->version);
 }
 
+/// Request bodies above this answer 413 (a ServiceInfo is a few KiB).
+constexpr size_t max_body_bytes = 1024 * 1024;
+/// Server threads: each waiting watch holds one.
+constexpr size_t watch_threads = 64;
+/// A watch waits at most this long, whatever it asks for.
+constexpr auto max_watch_wait = std::chrono::minutes(5);
+
+void serve_readyz(ServiceDiscovery& discovery, httplib::Response& res) {
+  auto snapshot = discovery.snapshot();
+  // Ready once the first backend listing is published.
+  bool ready = snapshot->version > 0;
+  send_json(res, ready ? 200 : 503,
+            json::object{{"ready", ready}, {"version", snapshot->version}},
+            snapshot->version);
+}
+
+/// One Prometheus sample line.
+void sample(std::ostringstream& out, const std::string& name,
+            const std::string& labels, uint64_t value) {
+  out << name;
+  if (!labels.empty())
+    out << '{' << labels << '}';
+  out << ' ' << value << '\n';
+}
+
+void describe(std::ostringstream& out, const std::string& name,
+              const char* type, const char* help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type
+      << '\n';
+}
+
+void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
+  auto snapshot = discovery.snapshot();
+  auto probes = discovery.probe_metrics();
+  auto backend = discovery.backend_metrics();
+  std::map<std::string, uint64_t> endpoints_by_state;
+  for (auto state : {"Healthy", "Unhealthy", "Unknown"})
+    endpoints_by_state[state] = 0;
+  for (const auto& [id, service] : snapshot->services)
+    for (const auto& endpoint : service.endpoints)
+      ++endpoints_by_state[to_string(endpoint.health_status)];
+  std::ostringstream out;
+  describe(out, "orasi_registry_version", "gauge",
+           "Version of the published registry snapshot.");
+  sample(out, "orasi_registry_version", "", snapshot->version);
+  describe(out, "orasi_services", "gauge", "Known services.");
+  sample(out, "orasi_services", "", snapshot->services.size());
+  describe(out, "orasi_routable_services", "gauge",
+           "Services with at least one Healthy endpoint.");
+  sample(out, "orasi_routable_services", "", snapshot->healthy.size());
+  describe(out, "orasi_endpoints", "gauge", "Endpoints by health state.");
+  for (const auto& [state, count] : endpoints_by_state)
+    sample(out, "orasi_endpoints", "state=\"" + state + "\"", count);
+  describe(out, "orasi_probe_attempts_total", "counter",
+           "HTTP probe attempts by result and failure reason.");
+  sample(out, "orasi_probe_attempts_total", "result=\"passed\"",
+         probes.attempts_passed);
+  for (const auto& [reason, count] : probes.attempts_failed)
+    sample(out, "orasi_probe_attempts_total",
+           "result=\"failed\",reason=\"" + reason + "\"", count);
+  describe(out, "orasi_probe_checks_total", "counter",
+           "Checks (1 + retries attempts) by result.");
+  sample(out, "orasi_probe_checks_total", "result=\"passed\"",
+         probes.checks_passed);
+  sample(out, "orasi_probe_checks_total", "result=\"failed\"",
+         probes.checks_failed);
+  sample(out, "orasi_probe_checks_total", "result=\"degraded\"",
+         probes.checks_degraded);
+  describe(out, "orasi_endpoint_transitions_total", "counter",
+           "Endpoint health state changes.");
+  sample(out, "orasi_endpoint_transitions_total", "", probes.transitions);
+  describe(out, "orasi_active_probes", "gauge", "Endpoints being probed.");
+  sample(out, "orasi_active_probes", "", probes.active_probes);
+  auto type = "backend=\"" + backend.backend + "\"";
+  describe(out, "orasi_backend_up", "gauge",
+           "1 while the backend answers; 0 while last-known data is served.");
+  sample(out, "orasi_backend_up", type, backend.stale ? 0 : 1);
+  describe(out, "orasi_backend_unreadable_values_total", "counter",
+           "Backend values skipped because they do not parse.");
+  sample(out, "orasi_backend_unreadable_values_total", type,
+         backend.unreadable_values);
+  describe(out, "orasi_backend_watch_reconnects_total", "counter",
+           "Watch streams / blocking loops re-established.");
+  sample(out, "orasi_backend_watch_reconnects_total", type, backend.reconnects);
+  describe(out, "orasi_backend_relists_total", "counter",
+           "Full re-lists after a broken watch (etcd), index resets (Consul).");
+  sample(out, "orasi_backend_relists_total", type, backend.relists);
+  describe(out, "orasi_backend_lease_regrants_total", "counter",
+           "Registrations redone after a lost lease (etcd).");
+  sample(out, "orasi_backend_lease_regrants_total", type,
+         backend.lease_regrants);
+  res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
+  res.set_content(out.str(), "text/plain; version=0.0.4");
+}
+
+/// Whether the request carries the configured bearer token. The compare
+/// takes the same time wherever the first difference is.
+bool authorized(const httplib::Request& req, const std::string& token) {
+  if (token.empty())
+    return true;
+  auto header = req.get_header_value("Authorization");
+  const std::string scheme = "Bearer ";
+  if (header.size() != scheme.size() + token.size() ||
+      header.compare(0, scheme.size(), scheme) != 0)
+    return false;
+  return CRYPTO_memcmp(header.data() + scheme.size(), token.data(),
+                       token.size()) == 0;
+}
+
+/// The HTTP status for a facade error.
+int status_of(errc kind) {
+  switch (kind) {
+  case errc::not_found:
+    return 404;
+  case errc::serialization:
+  case errc::config_invalid:
+  case errc::backend_rejected:
+    return 400;
+  case errc::timeout:
+    return 504;
+  case errc::backend_unavailable:
+  case errc::not_running:
+    return 503;
+  }
+  return 500;
+}
+
 } // namespace
 
 struct AdminServer::routes {
   httplib::Server http;
+  // Watchers wait here for a new version (a subscription notifies).
+  std::mutex version_mutex;
+  std::condition_variable version_changed;
+  bool stopping = false; // guarded by version_mutex
+  Subscription subscription;
 };
 
-AdminServer::AdminServer(ServiceDiscovery& discovery, std::string listen)
-    : discovery_(discovery), listen_(std::move(listen)) {}
+AdminServer::AdminServer(ServiceDiscovery& discovery, std::string listen,
+                         std::string token)
+    : discovery_(discovery),
+      listen_(std::move(listen)),
+      token_(std::move(token)) {}
 
 AdminServer::~AdminServer() {
   stop();
+}
+
+void AdminServer::add_write_routes() {
+  auto& http = server_->http;
+  auto& discovery = discovery_;
+  const auto& token = token_;
+  auto refuse = [&discovery](httplib::Response& res) {
+    res.set_header("WWW-Authenticate", "Bearer");
+    send_error(res, 401, "unauthorized",
+               "this admin API needs \"Authorization: Bearer <token>\" "
+               "for writes",
+               discovery.snapshot()->version);
+  };
+  http.Put("/v1/services/([^/]+)", [&discovery, &token,
+                                    refuse](const httplib::Request& req,
+                                            httplib::Response& res) {
+    if (!authorized(req, token))
+      return refuse(res);
+    auto id = req.matches[1].str();
+    auto info = decode_service(std::string_view{req.body}, "body",
+                               unknown_fields::reject);
+    if (!info)
+      return send_error(res, 400, "serialization", error_message(info.error()),
+                        discovery.snapshot()->version);
+    try {
+      discovery.register_service(id, *info);
+    } catch (const GatewayError& err) {
+      return send_error(res, status_of(err.kind()), to_string(err.kind()),
+                        err.message(), discovery.snapshot()->version);
+    }
+    auto version = discovery.snapshot()->version;
+    send_json(res, 200, json::object{{"id", id}, {"version", version}},
+              version);
+  });
+  http.Delete("/v1/services/([^/]+)", [&discovery, &token,
+                                       refuse](const httplib::Request& req,
+                                               httplib::Response& res) {
+    if (!authorized(req, token))
+      return refuse(res);
+    auto id = req.matches[1].str();
+    try {
+      discovery.deregister_service(id);
+    } catch (const GatewayError& err) {
+      return send_error(res, status_of(err.kind()), to_string(err.kind()),
+                        err.message(), discovery.snapshot()->version);
+    }
+    auto version = discovery.snapshot()->version;
+    send_json(res, 200, json::object{{"id", id}, {"version", version}},
+              version);
+  });
+}
+
+void AdminServer::add_watch_route() {
+  auto& routes = *server_;
+  // Every new version wakes the waiting watches.
+  routes.subscription = discovery_.subscribe([&routes](const SnapshotPtr&) {
+    std::lock_guard<std::mutex> guard{routes.version_mutex};
+    routes.version_changed.notify_all();
+  });
+  auto& discovery = discovery_;
+  routes.http.Get(
+      "/v1/watch", [&discovery, &routes](const httplib::Request& req,
+                                         httplib::Response& res) {
+        uint64_t index = 0;
+        auto wait = std::chrono::milliseconds(std::chrono::seconds(30));
+        try {
+          if (req.has_param("index"))
+            index = std::stoull(req.get_param_value("index"));
+        } catch (const std::exception&) {
+          return send_error(res, 400, "serialization",
+                            "index: expected a non-negative integer",
+                            discovery.snapshot()->version);
+        }
+        if (req.has_param("wait")) {
+          auto parsed = parse_duration(req.get_param_value("wait"));
+          if (!parsed || parsed->count() < 0)
+            return send_error(res, 400, "serialization",
+                              "wait: expected a duration like \"30s\"",
+                              discovery.snapshot()->version);
+          wait = std::min<std::chrono::milliseconds>(*parsed, max_watch_wait);
+        }
+        {
+          std::unique_lock<std::mutex> lock{routes.version_mutex};
+          routes.version_changed.wait_for(lock, wait, [&] {
+            return routes.stopping || discovery.snapshot()->version > index;
+          });
+        }
+        auto snapshot = discovery.snapshot();
+        send_json(res, 200,
+                  json::object{{"version", snapshot->version},
+                               {"stale", snapshot->stale},
+                               {"services", to_json(snapshot->services)}},
+                  snapshot->version);
+      });
 }
 
 void AdminServer::start() {
@@ -132,12 +368,22 @@ void AdminServer::start() {
            [&discovery](const httplib::Request&, httplib::Response& res) {
              serve_healthz(discovery, res);
            });
+  http.Get("/metrics",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             serve_prometheus(discovery, res);
+           });
+  http.Get("/readyz",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             serve_readyz(discovery, res);
+           });
+  add_write_routes();
+  add_watch_route();
   auto method_not_allowed = [&discovery](const httplib::Request& req,
                                          httplib::Response& res) {
-    res.set_header("Allow", "GET");
+    bool service = req.path.rfind("/v1/services/", 0) == 0;
+    res.set_header("Allow", service ? "GET, PUT, DELETE" : "GET");
     send_error(res, 405, "method_not_allowed",
-               req.method + " is not supported on " + req.path +
-                   " (the admin API is read-only)",
+               req.method + " is not supported on " + req.path,
                discovery.snapshot()->version);
   };
   http.Post(".*", method_not_allowed);
@@ -164,7 +410,10 @@ void AdminServer::start() {
   // to /healthz open): a short idle timeout keeps shutdown prompt.
   http.set_keep_alive_timeout(1);
   http.set_write_timeout(std::chrono::seconds(5));
-  http.set_payload_max_length(64 * 1024);
+  // Bigger bodies answer 413 before they are read in full.
+  http.set_payload_max_length(max_body_bytes);
+  // Watches hold a thread each while they wait.
+  http.new_task_queue = [] { return new httplib::ThreadPool(watch_threads); };
   if (port_ == 0) {
     auto bound = http.bind_to_any_port(host);
     if (bound < 0)
@@ -191,6 +440,13 @@ void AdminServer::start() {
 void AdminServer::stop() {
   if (!server_)
     return;
+  server_->subscription.unsubscribe();
+  {
+    // Wake watches so that the server's threads can finish.
+    std::lock_guard<std::mutex> guard{server_->version_mutex};
+    server_->stopping = true;
+  }
+  server_->version_changed.notify_all();
   server_->http.stop();
   if (thread_.joinable())
     thread_.join();

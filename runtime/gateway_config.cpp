@@ -424,8 +424,9 @@ GatewayConfig read_config(const json::value& root) {
     read_service_discovery(root, *discovery, config.service_discovery);
   if (auto admin = reader.find("admin")) {
     object_reader admin_reader{*admin, "admin"};
-    admin_reader.check_known({"listen"});
+    admin_reader.check_known({"listen", "token"});
     admin_reader.read("listen", config.admin.listen);
+    admin_reader.read("token", config.admin.token);
   }
   if (auto logging = reader.find("logging")) {
     object_reader logging_reader{*logging, "logging"};
@@ -659,6 +660,7 @@ std::string restart_only_changes(const GatewayConfig& running,
       {"service_discovery.etcd", a.etcd != b.etcd},
       {"service_discovery.consul", a.consul != b.consul},
       {"admin.listen", running.admin.listen != next.admin.listen},
+      {"admin.token", running.admin.token != next.admin.token},
       {"logging.level", running.logging.level != next.logging.level},
   };
   std::string result;

@@ -109,6 +109,8 @@ struct ServiceDiscoveryConfig {
 struct AdminConfig {
   /// host:port; port 0 picks a free port.
   std::string listen = "127.0.0.1:9650";
+  /// When set, writes (PUT, DELETE) need "Authorization: Bearer <token>".
+  std::string token;
 };
 
 /// `logging`.

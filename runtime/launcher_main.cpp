@@ -174,7 +174,7 @@ int run(const launcher_args& args, const sigset_t& signals) {
                args.config_file.empty() ? "embedded demo" : args.config_file);
   orasi::ServiceDiscovery discovery{config};
   discovery.start();
-  orasi::AdminServer admin{discovery, config.admin.listen};
+  orasi::AdminServer admin{discovery, config.admin.listen, config.admin.token};
   admin.start();
   wait_for_shutdown(signals, discovery);
   admin.stop();

@@ -1,0 +1,192 @@
+// The admin API's write, watch, readiness and Prometheus endpoints on the
+// real launcher process: register and deregister with a bearer token, 401
+// without it, 413 on a huge body, 400 naming the field, a watch that wakes
+// within 100 ms of a change.
+#include <csignal>
+#include <future>
+
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include "test_support.hpp"
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+namespace {
+
+const std::string launcher = ORASI_LAUNCHER_PATH;
+const std::string token = "s3cret-admin-token";
+
+const std::string web_body =
+    R"({"name":"web","endpoints":[{"url":"http://10.7.0.1:80"}]})";
+
+struct admin_launcher {
+  orasi::test::temp_config_file file{
+      R"({"service_discovery":{"backend":"static",)"
+      R"("health_check":{"enabled":false}},)"
+      R"("admin":{"listen":"127.0.0.1:0","token":")" +
+      token + R"("}})"};
+  orasi::test::child_process process{{launcher, "--config", file.path()}};
+  uint16_t port = 0;
+
+  admin_launcher() {
+    REQUIRE(process.wait_for_output("admin API listening on"));
+    port = orasi::test::admin_port_from_log(process.output());
+    REQUIRE(port != 0);
+  }
+
+  ~admin_launcher() {
+    process.send_signal(SIGTERM);
+    process.wait_for_exit();
+  }
+
+  httplib::Client client(bool with_token = true) {
+    httplib::Client c{"127.0.0.1", port};
+    c.set_read_timeout(15s);
+    if (with_token)
+      c.set_default_headers({{"Authorization", "Bearer " + token}});
+    return c;
+  }
+};
+
+} // namespace
+
+TEST_CASE("admin API: writes need the bearer token", "[admin][e2e]") {
+  admin_launcher run;
+  auto anonymous = run.client(false);
+  auto res = anonymous.Put("/v1/services/web-1", web_body, "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 401);
+  CHECK(res->get_header_value("WWW-Authenticate") == "Bearer");
+  CHECK(res->body.find(token) == std::string::npos);
+  httplib::Client wrong{"127.0.0.1", run.port};
+  wrong.set_default_headers({{"Authorization", "Bearer s3cret-admin-tokeX"}});
+  res = wrong.Delete("/v1/services/web-1");
+  REQUIRE(res);
+  CHECK(res->status == 401);
+  // Reads stay open.
+  res = anonymous.Get("/v1/services");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(run.process.output().find(token) == std::string::npos);
+}
+
+TEST_CASE("admin API: register, read, deregister", "[admin][e2e]") {
+  admin_launcher run;
+  auto client = run.client();
+  auto res = client.Put("/v1/services/web-1", web_body, "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto reply = json::parse(res->body);
+  CHECK(reply.at("id") == "web-1");
+  CHECK(res->get_header_value("X-Orasi-Index") ==
+        std::to_string(reply.at("version").as_int64()));
+  res = client.Get("/v1/services/web-1");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(json::parse(res->body).at("name") == "web");
+
+  res = client.Delete("/v1/services/web-1");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  res = client.Get("/v1/services/web-1");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+  res = client.Delete("/v1/services/web-1");
+  REQUIRE(res);
+  CHECK(res->status == 404);
+}
+
+TEST_CASE("admin API: bad bodies are 400 naming the field, huge ones 413",
+          "[admin][e2e]") {
+  admin_launcher run;
+  auto client = run.client();
+  struct bad_case {
+    std::string body;
+    std::string field;
+  };
+  for (const auto& [body, field] : std::vector<bad_case>{
+           {R"({"name":"web","endpoints":[{"url":"ftp://x"}]})",
+            "body.endpoints[0].url"},
+           {R"({"endpoints":[]})", "body.name"},
+           {R"({"name":"web","endpoints":[{"url":"http://h:1","wieght":2}]})",
+            "body.endpoints[0].wieght"},
+           {R"({"name":)", "body"},
+       }) {
+    CAPTURE(body);
+    auto res = client.Put("/v1/services/x-1", body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == 400);
+    CHECK_THAT(res->body, Catch::Contains(field));
+  }
+  std::string huge(2 * 1024 * 1024, ' ');
+  auto res = client.Put("/v1/services/x-1", huge, "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 413);
+  res = client.Get("/v1/services");
+  REQUIRE(res);
+  CHECK(json::parse(res->body).as_object().empty()); // nothing stored
+}
+
+TEST_CASE("admin API: a watch wakes within 100 ms of a change, or at its "
+          "wait",
+          "[admin][e2e]") {
+  admin_launcher run;
+  auto client = run.client();
+  auto res = client.Get("/readyz");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto version = std::stoull(res->get_header_value("X-Orasi-Index"));
+
+  // Nothing changes: the watch answers after its wait, same version.
+  auto started = std::chrono::steady_clock::now();
+  res =
+      client.Get("/v1/watch?index=" + std::to_string(version) + "&wait=300ms");
+  REQUIRE(res);
+  CHECK(std::chrono::steady_clock::now() - started >= 290ms);
+  CHECK(json::parse(res->body).at("version") == version);
+
+  auto watch = std::async(std::launch::async, [&] {
+    auto watcher = run.client(false);
+    auto answer =
+        watcher.Get("/v1/watch?index=" + std::to_string(version) + "&wait=10s");
+    return std::make_pair(std::chrono::steady_clock::now(),
+                          answer ? answer->body : std::string{});
+  });
+  std::this_thread::sleep_for(200ms); // the watch is waiting
+  res = client.Put("/v1/services/web-1", web_body, "application/json");
+  REQUIRE(res);
+  auto changed_at = std::chrono::steady_clock::now();
+  auto [woke_at, body] = watch.get();
+  auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+      woke_at - changed_at);
+  CAPTURE(latency.count());
+  CHECK(latency < 100ms);
+  auto answer = json::parse(body);
+  CHECK(answer.at("version").as_int64() > static_cast<int64_t>(version));
+  CHECK(answer.at("services").as_object().contains("web-1"));
+
+  res = client.Get("/v1/watch?index=abc");
+  REQUIRE(res);
+  CHECK(res->status == 400);
+}
+
+TEST_CASE("admin API: Prometheus metrics", "[admin][e2e]") {
+  admin_launcher run;
+  auto client = run.client();
+  REQUIRE(client.Put("/v1/services/web-1", web_body, "application/json"));
+  auto res = client.Get("/metrics");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK_THAT(res->get_header_value("Content-Type"),
+             Catch::StartsWith("text/plain"));
+  for (auto line :
+       {"# TYPE orasi_services gauge", "orasi_services 1",
+        "orasi_endpoints{state=\"Unknown\"} 1",
+        "orasi_backend_up{backend=\"static\"} 1",
+        "orasi_probe_attempts_total{result=\"failed\",reason=\"timeout\"} 0",
+        "# TYPE orasi_backend_watch_reconnects_total counter"})
+    CHECK_THAT(res->body, Catch::Contains(line));
+}
