@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
+#include "runtime/admin_cli.hpp"
 #include "runtime/admin_server.hpp"
 #include "runtime/default_config.hpp"
 #include "runtime/service_discovery.hpp"
@@ -33,6 +34,8 @@ void print_usage(std::ostream& out) {
          "                       [--admin-listen HOST:PORT]\n"
          "                       [--print-default-config]\n"
          "Without --config, runs an embedded demo config.\n"
+         "Client commands (see `orasi-discovery services --help`):\n"
+         "  services, register, deregister, watch\n"
          "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config file.\n";
 }
 
@@ -186,6 +189,9 @@ int run(const launcher_args& args, const sigset_t& signals) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // Client commands talk to a running launcher instead of being one.
+  if (argc > 1 && orasi::cli::is_command(argv[1]))
+    return orasi::cli::run(argc, argv);
   auto signals = blocked_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   launcher_args args;

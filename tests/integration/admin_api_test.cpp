@@ -190,3 +190,64 @@ TEST_CASE("admin API: Prometheus metrics", "[admin][e2e]") {
         "# TYPE orasi_backend_watch_reconnects_total counter"})
     CHECK_THAT(res->body, Catch::Contains(line));
 }
+
+namespace {
+
+/// Runs a client command of the launcher binary; returns {exit, output}.
+std::pair<int, std::string> cli(std::vector<std::string> args) {
+  args.insert(args.begin(), launcher);
+  orasi::test::child_process process{args};
+  auto code = process.wait_for_exit(10s);
+  return {code, process.output()};
+}
+
+} // namespace
+
+TEST_CASE("CLI: services, register, deregister, watch, with exit codes",
+          "[admin][cli][e2e]") {
+  admin_launcher run;
+  auto admin = "127.0.0.1:" + std::to_string(run.port);
+  orasi::test::temp_config_file service_file{web_body};
+
+  auto [refused, refused_out] = cli({"register", "--admin", admin, "--id",
+                                     "web-1", "--file", service_file.path()});
+  CHECK(refused == 1); // no token
+  CHECK_THAT(refused_out, Catch::Contains("401"));
+
+  auto [done, done_out] = cli({"register", "--admin", admin, "--token", token,
+                               "--id", "web-1", "--file", service_file.path()});
+  CHECK(done == 0);
+  CHECK_THAT(done_out, Catch::Contains("registered web-1"));
+
+  auto [listed, table] = cli({"services", "--admin", admin});
+  CHECK(listed == 0);
+  CHECK_THAT(table, Catch::Contains("SERVICE"));
+  CHECK_THAT(table, Catch::Contains("web-1"));
+  CHECK_THAT(table, Catch::Contains("0/1"));
+  auto [listed_json, text] = cli({"services", "--admin", admin, "--json"});
+  CHECK(listed_json == 0);
+  CHECK(json::parse(text).as_object().contains("web-1"));
+  auto [healthy, healthy_json] =
+      cli({"services", "--admin", admin, "--healthy", "--json"});
+  CHECK(healthy == 0);
+  CHECK(json::parse(healthy_json).as_object().empty()); // Unknown endpoint
+
+  // watch prints the next version as it happens.
+  orasi::test::child_process watcher{{launcher, "watch", "--admin", admin}};
+  REQUIRE(watcher.wait_for_output("web-1"));
+  REQUIRE(cli({"register", "--admin", admin, "--token", token, "--id", "web-2",
+               "--file", service_file.path()})
+              .first == 0);
+  CHECK(watcher.wait_for_output("web-2"));
+  watcher.send_signal(SIGTERM);
+  watcher.wait_for_exit();
+
+  auto [removed, removed_out] =
+      cli({"deregister", "--admin", admin, "--token", token, "web-1"});
+  CHECK(removed == 0);
+  CHECK(
+      cli({"deregister", "--admin", admin, "--token", token, "web-1"}).first ==
+      4);
+  CHECK(cli({"services", "--admin", "127.0.0.1:1"}).first == 3);
+  CHECK(cli({"services", "--bogus"}).first == 2);
+}
