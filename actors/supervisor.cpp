@@ -569,8 +569,10 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
             ? spdlog::level::debug
             : spdlog::level::info;
     tracked.was_decided = true;
-    spdlog::log(level, "endpoint {} of {}: now {} ({})", outcome.endpoint_url,
-                outcome.service_id, to_string(*transition),
+    // One line per transition: service, endpoint, old -> new, reason.
+    spdlog::log(level, "endpoint {} of {}: {} -> {} ({})", outcome.endpoint_url,
+                outcome.service_id, to_string(tracked.reported),
+                to_string(*transition),
                 outcome.passed ? "passing" : outcome.reason);
   }
   report(self, key, tracked, state, degraded, outcome.reason);

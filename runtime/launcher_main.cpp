@@ -1,5 +1,6 @@
 // orasi-discovery: runs service discovery stand-alone with the admin API.
-//   orasi-discovery [--config FILE] [--log-level LEVEL] [--admin-listen ADDR]
+//   orasi-discovery [--config FILE] [--log-level LEVEL] [--log-format FMT]
+//                   [--admin-listen ADDR]
 // SIGINT/SIGTERM stop cleanly; SIGHUP re-reads the static config file.
 #include <csignal>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "runtime/admin_cli.hpp"
 #include "runtime/admin_server.hpp"
 #include "runtime/default_config.hpp"
+#include "runtime/log_format.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace {
@@ -23,14 +25,16 @@ constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 
 struct launcher_args {
-  std::string config_file;  // empty: the embedded demo config
-  std::string log_level;    // empty: the config's logging.level
-  std::string admin_listen; // empty: the config's admin.listen
+  std::string config_file;         // empty: the embedded demo config
+  std::string log_level;           // empty: the config's logging.level
+  std::string log_format = "text"; // or "json": one JSON object per line
+  std::string admin_listen;        // empty: the config's admin.listen
   bool print_default_config = false;
 };
 
 void print_usage(std::ostream& out) {
   out << "usage: orasi-discovery [--config FILE] [--log-level LEVEL]\n"
+         "                       [--log-format text|json]\n"
          "                       [--admin-listen HOST:PORT]\n"
          "                       [--print-default-config]\n"
          "Without --config, runs an embedded demo config.\n"
@@ -61,7 +65,13 @@ bool parse_args(int argc, char** argv, launcher_args& args, int& exit_code) {
       ok = value_of(args.config_file);
     else if (arg == "--log-level")
       ok = value_of(args.log_level);
-    else if (arg == "--admin-listen")
+    else if (arg == "--log-format") {
+      ok = value_of(args.log_format);
+      if (ok && !orasi::set_log_format(args.log_format)) {
+        std::cerr << "orasi-discovery: --log-format must be text or json\n";
+        ok = false;
+      }
+    } else if (arg == "--admin-listen")
       ok = value_of(args.admin_listen);
     else if (arg == "--print-default-config")
       args.print_default_config = true;

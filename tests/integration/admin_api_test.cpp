@@ -4,6 +4,7 @@
 // within 100 ms of a change.
 #include <csignal>
 #include <future>
+#include <sstream>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -250,4 +251,33 @@ TEST_CASE("CLI: services, register, deregister, watch, with exit codes",
       4);
   CHECK(cli({"services", "--admin", "127.0.0.1:1"}).first == 3);
   CHECK(cli({"services", "--bogus"}).first == 2);
+}
+
+TEST_CASE("launcher: --log-format json writes one JSON object per line, "
+          "with a line per state transition",
+          "[launcher][logging][e2e]") {
+  orasi::test::temp_config_file file{
+      R"({"service_discovery":{"backend":"static","health_check":{)"
+      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
+      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
+      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
+      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::child_process process{
+      {launcher, "--config", file.path(), "--log-format", "json"}};
+  REQUIRE(process.wait_for_output("Unknown -> Unhealthy"));
+  process.send_signal(SIGTERM);
+  CHECK(process.wait_for_exit() == 0);
+  size_t lines = 0;
+  std::istringstream log{process.output()};
+  for (std::string line; std::getline(log, line);) {
+    CAPTURE(line);
+    auto entry = json::parse(line);
+    CHECK(entry.as_object().contains("time"));
+    CHECK(entry.as_object().contains("level"));
+    ++lines;
+  }
+  CHECK(lines >= 3);
+  CHECK_THAT(process.output(),
+             Catch::Contains("endpoint http://127.0.0.1:1 of web-1: Unknown "
+                             "-> Unhealthy (connect failed"));
 }
