@@ -12,6 +12,7 @@
 
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
+#include "runtime/dashboard.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace json = boost::json;
@@ -376,6 +377,7 @@ void AdminServer::start() {
            [&discovery](const httplib::Request&, httplib::Response& res) {
              serve_readyz(discovery, res);
            });
+  add_dashboard_route(http);
   add_write_routes();
   add_watch_route();
   auto method_not_allowed = [&discovery](const httplib::Request& req,

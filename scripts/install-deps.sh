@@ -18,12 +18,24 @@ if [ "${1:-}" = "--test" ]; then
   # (temp data dirs, stopped afterwards); the package's own service, if the
   # machine runs systemd, is not used.
   packages+=(etcd-server etcd-client openssl) # openssl: test certificates
+  # The dashboard's browser test (tests/browser): headless Chromium driven
+  # by playwright-core from the npm registry.
+  packages+=(chromium nodejs npm)
 fi
+
+# A Node.js from elsewhere (e.g. NodeSource's, which bundles npm and
+# conflicts with Debian's npm package) counts as installed.
+present() {
+  case "$1" in
+  nodejs) command -v node >/dev/null 2>&1 && return 0 ;;
+  npm) command -v npm >/dev/null 2>&1 && return 0 ;;
+  esac
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"
+}
 
 missing=()
 for package in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
-    || missing+=("$package")
+  present "$package" || missing+=("$package")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
