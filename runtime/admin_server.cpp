@@ -91,6 +91,38 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
             snapshot->version);
 }
 
+/// A read's serialized body for one registry version: snapshots are
+/// immutable, so readers between two changes share one serialization
+/// (1,000 services serialize to ~280 KB in about a millisecond).
+struct json_cache {
+  std::mutex mutex;
+  uint64_t version = 0;
+  std::shared_ptr<const std::string> body;
+};
+
+template <class MakeJson>
+void send_cached(httplib::Response& res, json_cache& cache,
+                 const SnapshotPtr& snapshot, MakeJson make_json) {
+  std::shared_ptr<const std::string> body;
+  {
+    std::lock_guard<std::mutex> guard{cache.mutex};
+    if (cache.body && cache.version == snapshot->version)
+      body = cache.body;
+  }
+  if (!body) {
+    body = std::make_shared<const std::string>(
+        json::serialize(make_json(*snapshot)) + "\n");
+    std::lock_guard<std::mutex> guard{cache.mutex};
+    if (snapshot->version >= cache.version) {
+      cache.version = snapshot->version;
+      cache.body = body;
+    }
+  }
+  res.status = 200;
+  res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
+  res.set_content(*body, "application/json");
+}
+
 /// Request bodies above this answer 413 (a ServiceInfo is a few KiB).
 constexpr size_t max_body_bytes = 1024 * 1024;
 /// Server threads: each waiting watch holds one.
@@ -222,6 +254,9 @@ int status_of(errc kind) {
 
 struct AdminServer::routes {
   httplib::Server http;
+  // The two big reads, serialized once per registry version.
+  json_cache all_services;
+  json_cache routable_services;
   // Watchers wait here for a new version (a subscription notifies).
   std::mutex version_mutex;
   std::condition_variable version_changed;
@@ -341,10 +376,12 @@ void AdminServer::start() {
   server_ = std::make_unique<routes>();
   auto& http = server_->http;
   auto& discovery = discovery_;
-  http.Get("/v1/services", [&discovery](const httplib::Request&,
-                                        httplib::Response& res) {
+  auto& caches = *server_;
+  http.Get("/v1/services", [&discovery, &caches](const httplib::Request&,
+                                                 httplib::Response& res) {
     auto snapshot = discovery.snapshot();
-    send_json(res, 200, to_json(snapshot->services), snapshot->version);
+    send_cached(res, caches.all_services, snapshot,
+                [](const RegistrySnapshot& s) { return to_json(s.services); });
   });
   http.Get("/v1/services/([^/]+)", [&discovery](const httplib::Request& req,
                                                 httplib::Response& res) {
@@ -356,11 +393,13 @@ void AdminServer::start() {
                         "service \"" + id + "\" not found", snapshot->version);
     send_json(res, 200, to_json(service->second), snapshot->version);
   });
-  http.Get("/v1/health/services",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             auto snapshot = discovery.snapshot();
-             send_json(res, 200, to_json(snapshot->healthy), snapshot->version);
-           });
+  http.Get("/v1/health/services", [&discovery,
+                                   &caches](const httplib::Request&,
+                                            httplib::Response& res) {
+    auto snapshot = discovery.snapshot();
+    send_cached(res, caches.routable_services, snapshot,
+                [](const RegistrySnapshot& s) { return to_json(s.healthy); });
+  });
   http.Get("/v1/metrics",
            [&discovery](const httplib::Request&, httplib::Response& res) {
              serve_metrics(discovery, res);
