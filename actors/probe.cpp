@@ -110,8 +110,17 @@ void finish_check(probe_pointer self, std::optional<probe_outcome> outcome) {
   st.checking = false;
   st.attempt_id = 0;
   if (outcome) {
-    if (st.options.metrics)
-      st.options.metrics->check_done(outcome->passed, outcome->degraded);
+    if (auto& metrics = st.options.metrics) {
+      metrics->check_done(outcome->passed, outcome->degraded);
+      auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
+          outcome->latency);
+      metrics->check_latency(latency);
+      metrics->record_result(
+          outcome->service_id, outcome->endpoint_url,
+          ProbeResult{outcome->passed, outcome->status_code, latency,
+                      outcome->passed ? "passing" : outcome->reason,
+                      outcome->degraded, std::chrono::system_clock::now()});
+    }
     st.tracker.record(outcome->passed);
     self->send(st.options.listener, std::move(*outcome));
   }
@@ -207,6 +216,12 @@ probe_actor::behavior_type probe(probe_pointer self, probe_options options) {
   st.tracker = endpoint_health_tracker{st.options.settings->thresholds};
   st.target = make_probe_target(st.options.endpoint_url,
                                 st.options.settings->path, st.target_error);
+  if (auto metrics = st.options.metrics)
+    // Its last result goes with it (a restarted probe records anew).
+    self->attach_functor(
+        [metrics, id = st.options.service_id, url = st.options.endpoint_url] {
+          metrics->forget(id, url);
+        });
   if (!st.target)
     spdlog::warn("endpoint {} of {} cannot be probed: {}",
                  st.options.endpoint_url, st.options.service_id,

@@ -5,6 +5,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <string>
 
 #include "messages/health_types.hpp"
 
@@ -23,6 +25,16 @@ public:
     if (passed && degraded)
       add(checks_degraded_);
   }
+
+  /// A check's latency, into the histogram.
+  void check_latency(std::chrono::microseconds latency);
+
+  /// The endpoint's last completed check (the dashboard shows it).
+  void record_result(const std::string& service_id, const std::string& url,
+                     ProbeResult result);
+  /// The endpoint is no longer probed.
+  void forget(const std::string& service_id, const std::string& url);
+  ProbeResults results() const;
   void transition() { add(transitions_); }
   void set_active_probes(uint64_t count) {
     active_probes_.store(count, std::memory_order_relaxed);
@@ -45,6 +57,15 @@ private:
   std::atomic<uint64_t> checks_degraded_{0};
   std::atomic<uint64_t> transitions_{0};
   std::atomic<uint64_t> active_probes_{0};
+
+  /// Upper bounds of the latency buckets, in milliseconds (then +Inf).
+  static constexpr std::array<uint64_t, 12> bucket_ms{
+      1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+  std::array<std::atomic<uint64_t>, bucket_ms.size() + 1> buckets_{};
+  std::atomic<uint64_t> latency_sum_us_{0};
+
+  mutable std::mutex results_mutex_;
+  ProbeResults results_; // guarded by results_mutex_
 };
 
 } // namespace orasi

@@ -2,9 +2,12 @@
 // headers, so that the facade's users do not compile them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace orasi {
 
@@ -54,6 +57,24 @@ struct ProbeMetrics {
   uint64_t checks_degraded = 0; // passing checks answered with 429
   uint64_t transitions = 0;     // endpoint state changes by the thresholds
   uint64_t active_probes = 0;   // endpoints being probed now
+  /// Check latency (first attempt start to outcome): cumulative counts per
+  /// upper bound in seconds, the last bound being +Inf (Prometheus style).
+  std::vector<std::pair<double, uint64_t>> latency_buckets;
+  double latency_sum_seconds = 0;
+  uint64_t latency_count = 0;
 };
+
+/// The last completed check of one endpoint.
+struct ProbeResult {
+  bool passed = false;
+  uint16_t status_code = 0; // 0: no HTTP answer
+  std::chrono::microseconds latency{0};
+  std::string reason; // why it failed, or "passing"
+  bool degraded = false;
+  std::chrono::system_clock::time_point at{};
+};
+
+/// Last checks by service id, then endpoint URL.
+using ProbeResults = std::map<std::string, std::map<std::string, ProbeResult>>;
 
 } // namespace orasi

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <sstream>
@@ -194,6 +195,21 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
   describe(out, "orasi_endpoint_transitions_total", "counter",
            "Endpoint health state changes.");
   sample(out, "orasi_endpoint_transitions_total", "", probes.transitions);
+  describe(out, "orasi_probe_check_duration_seconds", "histogram",
+           "Time from a check's first attempt to its outcome.");
+  for (const auto& [bound, count] : probes.latency_buckets) {
+    std::ostringstream le;
+    if (std::isinf(bound))
+      le << "+Inf";
+    else
+      le << bound;
+    sample(out, "orasi_probe_check_duration_seconds_bucket",
+           "le=\"" + le.str() + "\"", count);
+  }
+  out << "orasi_probe_check_duration_seconds_sum " << probes.latency_sum_seconds
+      << '\n';
+  sample(out, "orasi_probe_check_duration_seconds_count", "",
+         probes.latency_count);
   describe(out, "orasi_active_probes", "gauge", "Endpoints being probed.");
   sample(out, "orasi_active_probes", "", probes.active_probes);
   auto type = "backend=\"" + backend.backend + "\"";
@@ -216,6 +232,29 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
          backend.lease_regrants);
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
   res.set_content(out.str(), "text/plain; version=0.0.4");
+}
+
+/// {"<id>": {"<url>": {"passed", "status", "latency_ms", "reason",
+/// "degraded", "checked_at"}}}: the last check of every probed endpoint.
+void serve_probe_results(ServiceDiscovery& discovery, httplib::Response& res) {
+  json::object body;
+  for (const auto& [id, endpoints] : discovery.probe_results()) {
+    json::object by_url;
+    for (const auto& [url, result] : endpoints) {
+      auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    result.at.time_since_epoch())
+                    .count();
+      by_url[url] =
+          json::object{{"passed", result.passed},
+                       {"status", result.status_code},
+                       {"latency_ms", result.latency.count() / 1000.0},
+                       {"reason", result.reason},
+                       {"degraded", result.degraded},
+                       {"checked_at_ms", at}};
+    }
+    body[id] = std::move(by_url);
+  }
+  send_json(res, 200, body, discovery.snapshot()->version);
 }
 
 /// Whether the request carries the configured bearer token. The compare
@@ -411,6 +450,10 @@ void AdminServer::start() {
   http.Get("/metrics",
            [&discovery](const httplib::Request&, httplib::Response& res) {
              serve_prometheus(discovery, res);
+           });
+  http.Get("/v1/probes",
+           [&discovery](const httplib::Request&, httplib::Response& res) {
+             serve_probe_results(discovery, res);
            });
   http.Get("/readyz",
            [&discovery](const httplib::Request&, httplib::Response& res) {

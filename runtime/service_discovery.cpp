@@ -438,6 +438,10 @@ ProbeMetrics ServiceDiscovery::probe_metrics() const {
   return impl_->metrics->read();
 }
 
+ProbeResults ServiceDiscovery::probe_results() const {
+  return impl_->metrics->results();
+}
+
 BackendMetrics ServiceDiscovery::backend_metrics() const {
   BackendMetrics out;
   out.backend = impl_->source->name();

@@ -134,6 +134,9 @@ public:
   /// Counters of the backend connection.
   BackendMetrics backend_metrics() const;
 
+  /// The last completed check of every probed endpoint.
+  ProbeResults probe_results() const;
+
   /// The supervisor, for host actors: the facade's calls block their thread,
   /// and a blocked actor holds a scheduler worker that orasi's own actors
   /// need, so an actor must not call them. It sends requests instead:

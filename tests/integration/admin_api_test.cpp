@@ -281,3 +281,37 @@ TEST_CASE("launcher: --log-format json writes one JSON object per line, "
              Catch::Contains("endpoint http://127.0.0.1:1 of web-1: Unknown "
                              "-> Unhealthy (connect failed"));
 }
+
+TEST_CASE("admin API: last check per endpoint and the check latency "
+          "histogram",
+          "[admin][e2e]") {
+  orasi::test::temp_config_file file{
+      R"({"service_discovery":{"backend":"static","health_check":{)"
+      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
+      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
+      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
+      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::child_process process{{launcher, "--config", file.path()}};
+  REQUIRE(process.wait_for_output("admin API listening on"));
+  httplib::Client client{"127.0.0.1",
+                         orasi::test::admin_port_from_log(process.output())};
+  REQUIRE(orasi::test::eventually([&] {
+    auto res = client.Get("/v1/probes");
+    return res && json::parse(res->body).as_object().contains("web-1");
+  }));
+  auto probes = json::parse(client.Get("/v1/probes")->body);
+  const auto& last = probes.at("web-1").at("http://127.0.0.1:1");
+  CHECK(last.at("passed") == false);
+  CHECK_THAT(std::string{last.at("reason").as_string()},
+             Catch::Contains("refused"));
+  CHECK(last.at("latency_ms").to_number<double>() >= 0);
+  auto metrics = client.Get("/metrics")->body;
+  CHECK_THAT(metrics,
+             Catch::Contains("# TYPE orasi_probe_check_duration_seconds "
+                             "histogram"));
+  CHECK_THAT(metrics,
+             Catch::Contains(
+                 "orasi_probe_check_duration_seconds_bucket{le=\"+Inf\"}"));
+  process.send_signal(SIGTERM);
+  CHECK(process.wait_for_exit() == 0);
+}
