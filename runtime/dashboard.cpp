@@ -95,10 +95,10 @@ tr.changed td { animation: flash 3s ease-out; }
   <div id="services"></div>
   <p id="empty" class="note" hidden></p>
   <p class="note">Live through <span class="mono">GET /v1/watch</span>.
-    Endpoint states come from the active health checks; the admin API does
-    not report a probe's latency or failure reason per endpoint (the header
-    counts failed probe attempts by reason over all endpoints, from
-    <span class="mono">/v1/metrics</span>).</p>
+    Endpoint states come from the active health checks; each endpoint's last
+    check (latency and reason) from <span class="mono">GET /v1/probes</span>,
+    refreshed every 2 s; the header counts probe attempts by reason over all
+    endpoints, from <span class="mono">/v1/metrics</span>.</p>
 </main>
 <script>
 (function () {
@@ -108,6 +108,7 @@ tr.changed td { animation: flash 3s ease-out; }
   let known = false;          // a first answer arrived
   let previous = new Map();   // "service id\nurl" -> endpoint state
   let changed = new Set();    // endpoint keys whose state just changed
+  let probes = {};            // id -> url -> last check (GET /v1/probes)
 
   const $ = (id) => document.getElementById(id);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -169,8 +170,8 @@ tr.changed td { animation: flash 3s ease-out; }
 
     const table = el('table');
     const header = el('tr');
-    for (const title of ['Endpoint', 'State', 'Weight', 'Degraded',
-                         'Metadata']) {
+    for (const title of ['Endpoint', 'State', 'Last check', 'Reason',
+                         'Weight', 'Degraded', 'Metadata']) {
       header.append(el('th', '', title));
     }
     table.append(header);
@@ -181,7 +182,11 @@ tr.changed td { animation: flash 3s ease-out; }
       if (changed.has(id + '\n' + endpoint.url)) row.classList.add('changed');
       const state = el('td', 'endpoint-state');
       state.append(badge(endpoint.health_status));
+      const last = (probes[id] || {})[endpoint.url];
       row.append(el('td', 'url mono', endpoint.url), state,
+                 el('td', 'latency mono',
+                    last ? Number(last.latency_ms).toFixed(1) + ' ms' : '-'),
+                 el('td', 'reason', last ? String(last.reason) : '-'),
                  el('td', '', endpoint.weight),
                  endpoint.degraded ? el('td', 'flag', 'degraded')
                                    : el('td', 'muted', 'no'));
@@ -193,7 +198,7 @@ tr.changed td { animation: flash 3s ease-out; }
     if (endpoints.length === 0) {
       const row = el('tr');
       const cell = el('td', 'muted', 'no endpoints');
-      cell.colSpan = 5;
+      cell.colSpan = 7;
       row.append(cell);
       table.append(row);
     }
@@ -244,7 +249,19 @@ tr.changed td { animation: flash 3s ease-out; }
     changed = new Set(); // flash once, not again on a filter change
   }
 
+  async function refreshProbes() {
+    try {
+      const res = await fetch('/v1/probes', {cache: 'no-store'});
+      if (!res.ok) return;
+      probes = await res.json();
+      if (known) render();
+    } catch (err) {
+      // The watch loop reports the connection state.
+    }
+  }
+
   async function refreshMetrics() {
+    refreshProbes();
     try {
       const res = await fetch('/v1/metrics', {cache: 'no-store'});
       if (!res.ok) return;
@@ -293,6 +310,8 @@ tr.changed td { animation: flash 3s ease-out; }
     }
   }
 
+  // Last checks change without a new registry version: poll them.
+  setInterval(refreshMetrics, 2000);
   $('filter-name').addEventListener('input', render);
   $('filter-state').addEventListener('change', render);
   watch();

@@ -93,6 +93,13 @@ async function main() {
       assert.strictEqual(
           (await webEndpoint.locator('.endpoint-state').textContent()).trim(),
           'Unhealthy');
+      // Its last check's reason and latency show up too (GET /v1/probes).
+      await page.waitForFunction(() => {
+        const row = document.querySelector(
+            'section[data-service-id="web-1"] tr.endpoint');
+        return row && /503/.test(row.querySelector('td.reason').textContent) &&
+               /ms$/.test(row.querySelector('td.latency').textContent);
+      }, null, {timeout: live});
       assert.strictEqual(await page.evaluate(() => window.__sameDocument),
                          true, 'the page was reloaded');
       assert.strictEqual(navigations, 1, 'the page navigated again');
