@@ -302,7 +302,8 @@ caf::error validate_service(const std::string& id, const ServiceInfo& info,
 }
 
 bool is_valid_service_id(std::string_view id) {
-  if (id.empty() || id.size() > 256)
+  // "." and ".." would be path steps in URLs, not ids.
+  if (id.empty() || id.size() > 256 || id == "." || id == "..")
     return false;
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f || c == '/')

@@ -109,7 +109,8 @@ int outcome(const httplib::Result& res) {
   std::string message = res->body;
   json::error_code ec;
   auto body = json::parse(res->body, ec);
-  if (!ec && body.is_object() && body.as_object().contains("error"))
+  if (!ec && body.is_object() && body.as_object().contains("error") &&
+      body.at("error").is_string())
     message = json::value_to<std::string>(body.at("error"));
   std::cerr << "orasi-discovery: HTTP " << res->status << ": " << message
             << "\n";
@@ -227,13 +228,20 @@ int run(int argc, char** argv) {
   if (!parse_listen_address(opts.admin, host, port) || port == 0)
     return usage("--admin: \"" + opts.admin + "\" is not host:port");
   admin_client client{opts, host, port};
-  if (opts.command == "services")
-    return services(client, opts);
-  if (opts.command == "register")
-    return register_service(client, opts);
-  if (opts.command == "deregister")
-    return deregister_service(client, opts);
-  return watch(client, opts);
+  try {
+    if (opts.command == "services")
+      return services(client, opts);
+    if (opts.command == "register")
+      return register_service(client, opts);
+    if (opts.command == "deregister")
+      return deregister_service(client, opts);
+    return watch(client, opts);
+  } catch (const std::exception& ex) {
+    // E.g. a proxy's HTML page where the admin API's JSON was expected.
+    std::cerr << "orasi-discovery: unexpected answer from " << opts.admin
+              << ": " << ex.what() << "\n";
+    return exit_refused;
+  }
 }
 
 } // namespace orasi::cli

@@ -4,12 +4,16 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <iomanip>
 #include <mutex>
 #include <sstream>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
@@ -128,6 +132,9 @@ void send_cached(httplib::Response& res, json_cache& cache,
 constexpr size_t max_body_bytes = 1024 * 1024;
 /// Server threads: each waiting watch holds one.
 constexpr size_t watch_threads = 64;
+/// Watches waiting at once; more answer 429, so that waiting watches never
+/// hold every server thread (writes and /healthz must still get one).
+constexpr int max_waiting_watches = 32;
 /// A watch waits at most this long, whatever it asks for.
 constexpr auto max_watch_wait = std::chrono::minutes(5);
 
@@ -206,8 +213,8 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
     sample(out, "orasi_probe_check_duration_seconds_bucket",
            "le=\"" + le.str() + "\"", count);
   }
-  out << "orasi_probe_check_duration_seconds_sum " << probes.latency_sum_seconds
-      << '\n';
+  out << "orasi_probe_check_duration_seconds_sum " << std::setprecision(17)
+      << probes.latency_sum_seconds << '\n';
   sample(out, "orasi_probe_check_duration_seconds_count", "",
          probes.latency_count);
   describe(out, "orasi_active_probes", "gauge", "Endpoints being probed.");
@@ -259,16 +266,29 @@ void serve_probe_results(ServiceDiscovery& discovery, httplib::Response& res) {
 
 /// Whether the request carries the configured bearer token. The compare
 /// takes the same time wherever the first difference is.
+using digest = std::array<unsigned char, SHA256_DIGEST_LENGTH>;
+
+digest sha256(const std::string& text) {
+  digest out{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
+         out.data());
+  return out;
+}
+
+/// Whether the request carries the configured bearer token. Digests of
+/// equal size are compared in constant time, so neither the position of a
+/// difference nor the token's length shows in the response time.
 bool authorized(const httplib::Request& req, const std::string& token) {
   if (token.empty())
     return true;
   auto header = req.get_header_value("Authorization");
   const std::string scheme = "Bearer ";
-  if (header.size() != scheme.size() + token.size() ||
-      header.compare(0, scheme.size(), scheme) != 0)
-    return false;
-  return CRYPTO_memcmp(header.data() + scheme.size(), token.data(),
-                       token.size()) == 0;
+  auto given = header.compare(0, scheme.size(), scheme) == 0
+                   ? header.substr(scheme.size())
+                   : std::string{};
+  auto expected = sha256(token);
+  auto offered = sha256(given);
+  return CRYPTO_memcmp(expected.data(), offered.data(), expected.size()) == 0;
 }
 
 /// The HTTP status for a facade error.
@@ -300,6 +320,7 @@ struct AdminServer::routes {
   std::mutex version_mutex;
   std::condition_variable version_changed;
   bool stopping = false; // guarded by version_mutex
+  std::atomic<int> waiting_watches{0};
   Subscription subscription;
 };
 
@@ -392,11 +413,19 @@ void AdminServer::add_watch_route() {
                               discovery.snapshot()->version);
           wait = std::min<std::chrono::milliseconds>(*parsed, max_watch_wait);
         }
-        {
+        if (discovery.snapshot()->version <= index) {
+          if (++routes.waiting_watches > max_waiting_watches) {
+            --routes.waiting_watches;
+            res.set_header("Retry-After", "1");
+            return send_error(res, 429, "too_many_watches",
+                              "too many watches waiting, retry in a second",
+                              discovery.snapshot()->version);
+          }
           std::unique_lock<std::mutex> lock{routes.version_mutex};
           routes.version_changed.wait_for(lock, wait, [&] {
             return routes.stopping || discovery.snapshot()->version > index;
           });
+          --routes.waiting_watches;
         }
         auto snapshot = discovery.snapshot();
         send_json(res, 200,
@@ -523,6 +552,11 @@ void AdminServer::start() {
   while (!server_->http.is_running() && !*loop_ended)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("admin API listening on http://{}:{}", host, port_);
+  if (token_.empty() && host != "127.0.0.1" && host != "::1" &&
+      host != "localhost")
+    spdlog::warn("admin API: writes (PUT, DELETE) are open to anyone who "
+                 "reaches {}; set admin.token",
+                 listen_);
 }
 
 void AdminServer::stop() {

@@ -2,9 +2,11 @@
 // real launcher process: register and deregister with a bearer token, 401
 // without it, 413 on a huge body, 400 naming the field, a watch that wakes
 // within 100 ms of a change.
+#include <atomic>
 #include <csignal>
 #include <future>
 #include <sstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
@@ -314,4 +316,32 @@ TEST_CASE("admin API: last check per endpoint and the check latency "
                  "orasi_probe_check_duration_seconds_bucket{le=\"+Inf\"}"));
   process.send_signal(SIGTERM);
   CHECK(process.wait_for_exit() == 0);
+}
+
+TEST_CASE("admin API: waiting watches never take every server thread",
+          "[admin][e2e]") {
+  admin_launcher run;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> watchers;
+  for (int i = 0; i < 70; ++i)
+    watchers.emplace_back([&] {
+      httplib::Client c{"127.0.0.1", run.port};
+      c.set_read_timeout(10s);
+      auto res = c.Get("/v1/watch?index=999999&wait=3s");
+      if (res && res->status == 429)
+        ++refused;
+    });
+  std::this_thread::sleep_for(300ms); // the first ones are waiting
+  auto client = run.client();
+  auto started = std::chrono::steady_clock::now();
+  auto health = client.Get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  auto res = client.Put("/v1/services/web-1", web_body, "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(std::chrono::steady_clock::now() - started < 1s);
+  for (auto& watcher : watchers)
+    watcher.join();
+  CHECK(refused > 0);
 }
