@@ -468,26 +468,18 @@ void AdminServer::start() {
     send_cached(res, caches.routable_services, snapshot,
                 [](const RegistrySnapshot& s) { return to_json(s.healthy); });
   });
-  http.Get("/v1/metrics",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             serve_metrics(discovery, res);
-           });
-  http.Get("/healthz",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             serve_healthz(discovery, res);
-           });
-  http.Get("/metrics",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             serve_prometheus(discovery, res);
-           });
-  http.Get("/v1/probes",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             serve_probe_results(discovery, res);
-           });
-  http.Get("/readyz",
-           [&discovery](const httplib::Request&, httplib::Response& res) {
-             serve_readyz(discovery, res);
-           });
+  // Reads that need nothing from the request.
+  using reader = void (*)(ServiceDiscovery&, httplib::Response&);
+  for (auto [path, serve] :
+       {std::pair<const char*, reader>{"/v1/metrics", serve_metrics},
+        {"/healthz", serve_healthz},
+        {"/metrics", serve_prometheus},
+        {"/v1/probes", serve_probe_results},
+        {"/readyz", serve_readyz}})
+    http.Get(path, [&discovery, serve = serve](const httplib::Request&,
+                                               httplib::Response& res) {
+      serve(discovery, res);
+    });
   add_dashboard_route(http);
   add_write_routes();
   add_watch_route();

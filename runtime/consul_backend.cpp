@@ -1,18 +1,9 @@
 #include "runtime/consul_backend.hpp"
 
 #include "backends/consul_source.hpp"
-#include "messages/json_codec.hpp"
+#include "runtime/backend_calls.hpp"
 
 namespace orasi {
-
-namespace {
-
-void throw_if(const caf::error& err) {
-  if (err)
-    throw GatewayError::from(err);
-}
-
-} // namespace
 
 backends::consul_source_options
 consul_source_options_from(const ServiceDiscoveryConfig& sd) {
@@ -56,20 +47,16 @@ ConsulBackend::ConsulBackend(std::string datacenter,
 ConsulBackend::~ConsulBackend() = default;
 
 ServiceMap ConsulBackend::discover_services() {
-  auto listing = source_->list();
-  if (!listing)
-    throw GatewayError::from(listing.error());
-  return std::move(listing->services);
+  return detail::discover_or_throw(*source_);
 }
 
 void ConsulBackend::register_service(const std::string& id,
                                      const ServiceInfo& info) {
-  throw_if(validate_service(id, info, "service " + id));
-  throw_if(source_->put(id, info));
+  detail::register_or_throw(*source_, id, info);
 }
 
 void ConsulBackend::deregister_service(const std::string& id) {
-  throw_if(source_->remove(id));
+  detail::deregister_or_throw(*source_, id);
 }
 
 void ConsulBackend::configure(GatewayConfig& config) const {

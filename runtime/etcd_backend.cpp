@@ -1,19 +1,10 @@
 #include "runtime/etcd_backend.hpp"
 
 #include "backends/etcd_source.hpp"
-#include "messages/json_codec.hpp"
+#include "runtime/backend_calls.hpp"
 #include "runtime/gateway_error.hpp"
 
 namespace orasi {
-
-namespace {
-
-void throw_if(const caf::error& err) {
-  if (err)
-    throw GatewayError::from(err);
-}
-
-} // namespace
 
 backends::etcd_source_options
 etcd_source_options_from(const ServiceDiscoveryConfig& sd) {
@@ -51,20 +42,16 @@ EtcdBackend::EtcdBackend(std::vector<std::string> endpoints, std::string prefix,
 EtcdBackend::~EtcdBackend() = default;
 
 ServiceMap EtcdBackend::discover_services() {
-  auto listing = source_->list();
-  if (!listing)
-    throw GatewayError::from(listing.error());
-  return std::move(listing->services);
+  return detail::discover_or_throw(*source_);
 }
 
 void EtcdBackend::register_service(const std::string& id,
                                    const ServiceInfo& info) {
-  throw_if(validate_service(id, info, "service " + id));
-  throw_if(source_->put(id, info));
+  detail::register_or_throw(*source_, id, info);
 }
 
 void EtcdBackend::deregister_service(const std::string& id) {
-  throw_if(source_->remove(id));
+  detail::deregister_or_throw(*source_, id);
 }
 
 void EtcdBackend::configure(GatewayConfig& config) const {

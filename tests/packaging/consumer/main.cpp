@@ -12,8 +12,8 @@ int main() {
     config.service_discovery.health_check.enabled = false;
     config.service_discovery.services["a-1"] = ServiceInfo{
         "a",
-        {ServiceEndpoint{"http://127.0.0.1:8080", 1,
-                         EndpointHealthStatus::Healthy, {}}},
+        {ServiceEndpoint{
+            "http://127.0.0.1:8080", 1, EndpointHealthStatus::Healthy, {}}},
         ServiceHealthStatus::Healthy,
         {}};
 
