@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/) with clang, everything instrumented
+# (-fsanitize=fuzzer-no-link,address,undefined), and runs each for SECONDS
+# (default 30) from its seed corpus (fuzz/corpus/<name>; new inputs go to a
+# scratch copy in the build dir, the repo's corpus stays as committed).
+# A crash stops with the reproducer saved in build-fuzz/<target>/.
+#   SECONDS_PER_TARGET=600 bash scripts/fuzz.sh   # the long runs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=${SECONDS_PER_TARGET:-30}
+build=build-fuzz
+for package in clang libclang-rt-14-dev; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
+    missing+=("$package")
+done
+if [ -n "${missing+x}" ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q \
+    --no-install-recommends "${missing[@]}"
+fi
+
+flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -g -O1"
+CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+  -DCMAKE_CXX_FLAGS="$flags" -DORASI_BUILD_FUZZ=ON -DORASI_BUILD_TESTS=OFF \
+  -DORASI_BUILD_BENCH=OFF -DORASI_BUILD_EXAMPLES=OFF >/dev/null
+targets=(fuzz_service_json fuzz_etcd_wire fuzz_consul_wire fuzz_config)
+cmake --build "$build" -j2 --target "${targets[@]}"
+
+for target in "${targets[@]}"; do
+  corpus_name=${target#fuzz_}
+  work="$build/$target"
+  rm -rf "$work/corpus" "$work"/crash-* && mkdir -p "$work/corpus"
+  cp fuzz/corpus/"$corpus_name"/* "$work/corpus/"
+  echo "== $target, ${seconds}s"
+  (cd "$work" && "../fuzz/$target" -max_total_time="$seconds" \
+     -max_len=65536 -print_final_stats=1 corpus 2>&1 |
+     grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|==.*ERROR|SUMMARY)" ||
+     true)
+  if ls "$work"/crash-* >/dev/null 2>&1; then
+    echo "$target: crash found, reproducer in $work"
+    exit 1
+  fi
+done
