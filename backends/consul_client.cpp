@@ -4,15 +4,12 @@
 
 #include <httplib.h>
 
+#include "backends/http_client.hpp"
 #include "messages/errors.hpp"
 
 namespace orasi::backends {
 
 namespace {
-
-bool is_https(const std::string& url) {
-  return url.rfind("https://", 0) == 0;
-}
 
 /// Catalog and health reads are per datacenter; agent endpoints are not.
 bool takes_datacenter(const std::string& path) {
@@ -71,19 +68,11 @@ consul_connection::~consul_connection() = default;
 
 httplib::Client& consul_connection::client_for(size_t agent) {
   auto& slot = clients_[agent];
-  if (slot)
-    return *slot;
-  const auto& opts = agents_->options();
-  const auto& url = agents_->url(agent);
-  slot = std::make_unique<httplib::Client>(url);
-  slot->set_connection_timeout(opts.dial_timeout);
-  slot->set_write_timeout(opts.request_timeout);
-  slot->set_keep_alive(true);
-  slot->set_tcp_nodelay(true);
-  if (is_https(url)) {
-    if (!opts.ca_file.empty())
-      slot->set_ca_cert_path(opts.ca_file.c_str());
-    slot->enable_server_certificate_verification(true);
+  if (!slot) {
+    const auto& opts = agents_->options();
+    slot = make_http_client(
+        agents_->url(agent),
+        {opts.dial_timeout, opts.request_timeout, opts.ca_file, {}, {}});
   }
   return *slot;
 }

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "backends/reconnect_backoff.hpp"
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 
@@ -288,17 +289,6 @@ bool consul_source::pause(std::chrono::milliseconds delay,
                             [&] { return stopping_.load() || stop.load(); });
 }
 
-std::chrono::milliseconds
-consul_source::next_backoff(std::chrono::milliseconds& current) {
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  auto low = options_.reconnect_min.count();
-  auto high = std::max(low, current.count());
-  std::uniform_int_distribution<long long> pick{low, high};
-  auto delay = std::chrono::milliseconds{pick(rng)};
-  current = std::min(options_.reconnect_max, current * 2);
-  return delay;
-}
-
 void consul_source::rate_limit(std::chrono::steady_clock::time_point started,
                                const std::atomic<bool>& stop) {
   auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -341,7 +331,7 @@ void consul_source::catalog_loop(uint64_t start_index) {
       start_watcher(name, health_index);
   }
   const std::atomic<bool> never{false};
-  auto backoff = options_.reconnect_min;
+  reconnect_backoff backoff{options_.reconnect_min, options_.reconnect_max};
   while (!stopping_) {
     auto started = std::chrono::steady_clock::now();
     auto catalog = read_catalog(catalog_conn_, blocking_query(index.value),
@@ -351,11 +341,11 @@ void consul_source::catalog_loop(uint64_t start_index) {
     if (!catalog) {
       set_connected(false, error_message(catalog.error()));
       index.value = 0; // re-read at once when back (last_seen stays)
-      if (!pause(next_backoff(backoff), never))
+      if (!pause(backoff.next(), never))
         return;
       continue;
     }
-    backoff = options_.reconnect_min;
+    backoff.reset();
     set_connected(true, "");
     bool went_back = false;
     if (index.advance(catalog->second, went_back)) {
@@ -419,7 +409,7 @@ void consul_source::start_watcher(const std::string& name, uint64_t index) {
 void consul_source::watch_service(watcher& w, const std::string& name,
                                   uint64_t start_index) {
   blocking_index index{start_index, start_index};
-  auto backoff = options_.reconnect_min;
+  reconnect_backoff backoff{options_.reconnect_min, options_.reconnect_max};
   while (!stopping_ && !w.stop) {
     auto started = std::chrono::steady_clock::now();
     auto health = read_health(w.conn, name, blocking_query(index.value),
@@ -428,11 +418,11 @@ void consul_source::watch_service(watcher& w, const std::string& name,
       return;
     if (!health) {
       index.value = 0;
-      if (!pause(next_backoff(backoff), w.stop))
+      if (!pause(backoff.next(), w.stop))
         return;
       continue;
     }
-    backoff = options_.reconnect_min;
+    backoff.reset();
     bool went_back = false;
     if (index.advance(health->index, went_back)) {
       // After an index reset the answer is current although its index is

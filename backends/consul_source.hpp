@@ -109,7 +109,6 @@ private:
   std::string blocking_query(uint64_t index);
   std::chrono::milliseconds blocking_timeout() const;
   bool pause(std::chrono::milliseconds delay, const std::atomic<bool>& stop);
-  std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current);
   void rate_limit(std::chrono::steady_clock::time_point started,
                   const std::atomic<bool>& stop);
 

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include "backends/etcd_wire.hpp"
+#include "backends/http_client.hpp"
 #include "messages/errors.hpp"
 
 namespace orasi::backends {
@@ -16,10 +17,6 @@ constexpr auto pause_between_rounds = std::chrono::milliseconds(250);
 
 caf::error interrupted_error() {
   return make_error(errc::backend_unavailable, "etcd: interrupted");
-}
-
-bool is_https(const std::string& url) {
-  return url.rfind("https://", 0) == 0;
 }
 
 /// Hands every complete line in `buffer` to `on_line` and keeps the rest.
@@ -110,26 +107,11 @@ etcd_connection::~etcd_connection() = default;
 
 httplib::Client& etcd_connection::client_for(size_t member) {
   auto& slot = clients_[member];
-  if (slot)
-    return *slot;
-  const auto& opts = members_->options();
-  const auto& url = members_->url(member);
-  if (!opts.cert_file.empty())
-    slot =
-        std::make_unique<httplib::Client>(url, opts.cert_file, opts.key_file);
-  else
-    slot = std::make_unique<httplib::Client>(url);
-  slot->set_connection_timeout(opts.dial_timeout);
-  slot->set_read_timeout(opts.request_timeout);
-  slot->set_write_timeout(opts.request_timeout);
-  slot->set_keep_alive(true);
-  // httplib writes headers and body separately: without this the body
-  // waits for etcd's delayed ACK, ~40 ms per request (bench/RESULTS.md).
-  slot->set_tcp_nodelay(true);
-  if (is_https(url)) {
-    if (!opts.ca_file.empty())
-      slot->set_ca_cert_path(opts.ca_file.c_str());
-    slot->enable_server_certificate_verification(true);
+  if (!slot) {
+    const auto& opts = members_->options();
+    slot = make_http_client(members_->url(member),
+                            {opts.dial_timeout, opts.request_timeout,
+                             opts.ca_file, opts.cert_file, opts.key_file});
   }
   return *slot;
 }

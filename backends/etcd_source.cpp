@@ -1,11 +1,11 @@
 #include "backends/etcd_source.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include <spdlog/spdlog.h>
 
 #include "backends/etcd_wire.hpp"
+#include "backends/reconnect_backoff.hpp"
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 
@@ -322,19 +322,6 @@ bool etcd_source::pause(std::chrono::milliseconds delay) {
   return !wait_cv_.wait_for(lock, delay, [this] { return stopping_.load(); });
 }
 
-std::chrono::milliseconds
-etcd_source::next_backoff(std::chrono::milliseconds& current) {
-  // Full jitter: members recovering from an outage are not hit by every
-  // client at the same instant.
-  thread_local std::minstd_rand rng{std::random_device{}()};
-  auto low = options_.reconnect_min.count();
-  auto high = std::max(low, current.count());
-  std::uniform_int_distribution<long long> pick{low, high};
-  auto delay = std::chrono::milliseconds{pick(rng)};
-  current = std::min(options_.reconnect_max, current * 2);
-  return delay;
-}
-
 void etcd_source::guarded(const char* what, const std::function<void()>& body) {
   // An exception escaping a thread would terminate the host process; a
   // backend thread that dies says so and leaves the data marked stale.
@@ -420,13 +407,13 @@ etcd_source::stream_end etcd_source::watch_once(int64_t& next_revision) {
 void etcd_source::watch_loop(int64_t start_revision) {
   auto next_revision = start_revision;
   bool relist = false;
-  auto backoff = options_.reconnect_min;
+  reconnect_backoff backoff{options_.reconnect_min, options_.reconnect_max};
   while (!stopping_) {
     if (relist) {
       auto listing = read_all(watch_conn_);
       if (!listing) {
         set_connected(false, error_message(listing.error()));
-        if (!pause(next_backoff(backoff)))
+        if (!pause(backoff.next()))
           break;
         continue;
       }
@@ -467,8 +454,8 @@ void etcd_source::watch_loop(int64_t start_revision) {
       relist = true;
       // A stream that lived a while was fine: reconnect at once.
       if (std::chrono::steady_clock::now() - started > std::chrono::seconds(5))
-        backoff = options_.reconnect_min;
-      else if (!pause(next_backoff(backoff)))
+        backoff.reset();
+      else if (!pause(backoff.next()))
         return;
       break;
     }

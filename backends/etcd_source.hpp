@@ -106,7 +106,6 @@ private:
   void forget_unreadable(const std::string& key);
   /// Waits for `delay` or until stopping; false if stopping.
   bool pause(std::chrono::milliseconds delay);
-  std::chrono::milliseconds next_backoff(std::chrono::milliseconds& current);
 
   void lease_loop();
   caf::error ensure_lease(etcd_connection& conn);
