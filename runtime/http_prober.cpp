@@ -5,6 +5,7 @@
 
 #include "runtime/http_connection_pool.hpp"
 #include "runtime/http_host_cache.hpp"
+#include "runtime/probe_response.hpp"
 
 #include <cassert>
 #include <chrono>
@@ -50,18 +51,6 @@ using http_pool::lookup_result;
 using http_pool::steady;
 
 constexpr const char* user_agent = "orasi-discovery-health-check";
-// Status line and headers of a health response are small; a bigger header
-// block is a misbehaving server, not a reason to buffer more.
-constexpr uint32_t header_limit = 8 * 1024;
-// Bounds what is buffered beyond the parsed body (the header at most).
-constexpr size_t read_buffer_limit = 16 * 1024;
-// 100 Continue and 103 Early Hints come once or twice before a response;
-// more is a server that never gets to the point.
-constexpr int max_interim_responses = 8;
-
-bool is_http_error(const error_code& ec) {
-  return ec.category() == make_error_code(http::error::bad_version).category();
-}
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;
@@ -91,25 +80,6 @@ failure_cause socket_cause(const error_code& ec, const char* what) {
   if (auto local = local_cause(ec))
     return *local;
   return {probe_failure::connection, what + ec.message()};
-}
-
-/// What a failed read of the response means. `nothing_received`: not one
-/// byte of a response arrived.
-failure_cause classify_receive_error(const error_code& ec,
-                                     bool nothing_received, size_t body_limit) {
-  if (ec == http::error::body_limit)
-    return {probe_failure::body_too_large,
-            "body over " + std::to_string(body_limit) + " bytes"};
-  // A TLS peer that closes without close_notify reports stream_truncated.
-  if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
-      ec == ssl::error::stream_truncated || ec == asio::error::eof)
-    return {probe_failure::protocol_error,
-            nothing_received ? "connection closed before responding"
-                             : "connection closed mid-response"};
-  if (is_http_error(ec))
-    return {probe_failure::protocol_error,
-            "invalid HTTP response: " + ec.message()};
-  return socket_cause(ec, "receive failed: ");
 }
 
 /// The signs that a pooled connection was closed by its server while idle.
@@ -431,16 +401,15 @@ private:
   void receive_response() {
     stage_ = stage::receiving;
     buffer_.clear();
+    reader_.restart();
     read_response();
   }
 
   // Keeps buffer_: after an interim response it may hold the next one.
   void read_response() {
-    parser_.emplace();
-    parser_->header_limit(header_limit);
-    parser_->body_limit(engine_.options.body_limit);
-    conn_->with_stream([this](auto& stream) {
-      http::async_read(stream, buffer_, *parser_,
+    auto& parser = reader_.next();
+    conn_->with_stream([this, &parser](auto& stream) {
+      http::async_read(stream, buffer_, parser,
                        [self = shared_from_this()](error_code ec, size_t) {
                          self->on_received(ec);
                        });
@@ -450,41 +419,20 @@ private:
   void on_received(error_code ec) {
     if (finished_)
       return;
-    if (!ec && is_interim(parser_->get().result_int()))
-      return skip_interim();
-    if (!ec)
-      return succeed();
-    bool nothing_received = !parser_->got_some() && interim_responses_ == 0;
-    if (nothing_received && closed_by_peer(ec) && retry_on_fresh_connection())
+    switch (reader_.on_read(ec, buffer_.size())) {
+    case probe_response_reader::step::read_again:
+      return read_response();
+    case probe_response_reader::step::complete:
+      return finish(reader_.result(), reader_.reusable());
+    case probe_response_reader::step::failed:
+      break;
+    }
+    if (reader_.nothing_received() && closed_by_peer(ec) &&
+        retry_on_fresh_connection())
       return;
-    fail(classify_receive_error(ec, nothing_received,
-                                engine_.options.body_limit));
-  }
-
-  // 100 Continue, 103 Early Hints: the final response follows. 101
-  // Switching Protocols is final (nobody asked for it; it fails the check).
-  static bool is_interim(unsigned status) {
-    return status >= 100 && status < 200 && status != 101;
-  }
-
-  void skip_interim() {
-    if (++interim_responses_ > max_interim_responses)
-      return fail(probe_failure::protocol_error,
-                  "more than " + std::to_string(max_interim_responses) +
-                      " interim (1xx) responses");
-    read_response();
-  }
-
-  // The engine never judges statuses nor follows redirects: any complete
-  // response is a result. Leftover bytes would be read as the next
-  // response's start, so such a connection is not reused; nor is one that
-  // switched protocols.
-  void succeed() {
-    attempt_result result;
-    result.status = static_cast<uint16_t>(parser_->get().result_int());
-    bool reusable = engine_.options.keep_alive && parser_->keep_alive() &&
-                    buffer_.size() == 0 && result.status != 101;
-    finish(std::move(result), reusable);
+    if (auto local = local_cause(ec))
+      return fail(*local);
+    finish(reader_.result(), false);
   }
 
   // A pooled connection may have been closed by the server while idle,
@@ -536,10 +484,10 @@ private:
   std::vector<tcp::endpoint> endpoints_; // the host's, tried in order
   connection_ptr conn_;                  // null until connected or taken
   http::request<http::empty_body> http_request_;
-  std::optional<http::response_parser<http::string_body>> parser_;
-  boost::beast::flat_buffer buffer_{read_buffer_limit};
+  probe_response_reader reader_{engine_.options.body_limit,
+                                engine_.options.keep_alive};
+  boost::beast::flat_buffer buffer_{probe_read_buffer_limit};
   stage stage_ = stage::connecting; // for the timeout's detail
-  int interim_responses_ = 0;       // 1xx responses read past
   bool reused_ = false;             // conn_ came from the idle pool
   bool finished_ = false;
 };
