@@ -114,8 +114,8 @@ sample() {
   threads=$(awk '/^Threads/ {print $2}' "/proc/$launcher_pid/status")
   fds=$(ls "/proc/$launcher_pid/fd" | wc -l)
   metrics=$(curl -s -m 5 "http://127.0.0.1:$admin_port/v1/metrics" || true)
-  endpoints=$(echo "$metrics" | grep -o '"endpoints":[0-9]*' | cut -d: -f2)
-  stale=$(echo "$metrics" | grep -o '"stale":[a-z]*' | head -1 | cut -d: -f2)
+  endpoints=$(echo "$metrics" | grep -o '"endpoints":[0-9]*' | cut -d: -f2 || true)
+  stale=$(echo "$metrics" | grep -o '"stale":[a-z]*' | head -1 | cut -d: -f2 || true)
   echo "$t,$rss,$fds,$threads,${endpoints:-?},${stale:-?}" >>"$out/samples.csv"
 }
 echo "seconds,rss_kb,fds,threads,endpoints,stale" >"$out/samples.csv"
