@@ -53,16 +53,49 @@ next_update(backend_state& st, bool refresh_due) {
   return std::optional<backends::source_update>{std::move(update)};
 }
 
+void count_refusals(backend_state& st, size_t refusals) {
+  if (st.options.limit_refusals)
+    *st.options.limit_refusals += refusals;
+}
+
+/// A full listing that crosses a limit is refused as a whole: dropping
+/// arbitrary services from it would be worse than serving the last good set.
+caf::error check_listing(backend_state& st, const ServiceMap& services) {
+  auto err = st.forwarded.check_listing(services);
+  if (err)
+    count_refusals(st, 1);
+  return err;
+}
+
+/// Changes that would cross a limit are dropped per service; the registry
+/// keeps that service's previous value (or never gets a new one).
+void drop_changes_over_limits(backend_state& st, ServiceMap& upserts,
+                              const std::vector<std::string>& removals) {
+  auto refused = st.forwarded.filter_delta(upserts, removals);
+  if (refused.empty())
+    return;
+  count_refusals(st, refused.size());
+  spdlog::error("{} backend: {} change(s) refused (a known service keeps its "
+                "previous value, a new one is not added): {}{}",
+                st.options.source->name(), refused.size(), refused.front(),
+                refused.size() > 1 ? " (and more)" : "");
+}
+
 void forward_update(backend_pointer self, backends::source_update update) {
+  auto& st = self->state;
   auto& listing = update.listing;
   if (update.full) {
-    caf::anon_send(self->state.registry,
+    if (auto err = check_listing(st, listing.services))
+      return handle_poll_error(self, err);
+    st.forwarded.accept_listing(listing.services, listing.unreadable);
+    caf::anon_send(st.registry,
                    backend_snapshot{std::move(listing.services),
                                     listing.revision,
                                     std::move(listing.unreadable)});
     return;
   }
-  caf::anon_send(self->state.registry,
+  drop_changes_over_limits(st, listing.services, update.removals);
+  caf::anon_send(st.registry,
                  backend_delta{std::move(listing.services),
                                std::move(update.removals), listing.revision});
 }
@@ -92,6 +125,11 @@ publish_listing(backend_pointer self,
     return std::move(listing.error());
   }
   mark_stale(self, false, "");
+  if (auto err = check_listing(self->state, listing->services)) {
+    handle_poll_error(self, err);
+    return err;
+  }
+  self->state.forwarded.accept_listing(listing->services, listing->unreadable);
   self->state.last_listing = self->clock().now();
   return self->delegate(self->state.registry,
                         backend_snapshot{std::move(listing->services),
@@ -124,6 +162,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
                                              backend_options options) {
   self->state.registry = std::move(registry);
   self->state.options = std::move(options);
+  self->state.forwarded = limit_tracker{self->state.options.limits};
   self->delayed_send(self, self->state.options.poll_interval, tick_atom::value);
   listen_to_source(self);
   return {
@@ -135,17 +174,24 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
       },
       [self](register_atom, std::string& id,
              ServiceInfo& info) -> caf::result<uint64_t> {
-        if (auto err = self->state.options.source->put(id, info))
+        auto& st = self->state;
+        if (auto err = st.forwarded.check_upsert(id, info)) {
+          count_refusals(st, 1);
+          return err;
+        }
+        if (auto err = st.options.source->put(id, info))
           return err;
         backend_delta delta;
         delta.upserts.emplace(std::move(id), std::move(info));
-        return self->delegate(self->state.registry, std::move(delta));
+        st.forwarded.filter_delta(delta.upserts, {});
+        return self->delegate(st.registry, std::move(delta));
       },
       [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
         if (auto err = self->state.options.source->remove(id))
           return err;
         backend_delta delta;
         delta.removals.push_back(std::move(id));
+        self->state.forwarded.filter_delta(delta.upserts, delta.removals);
         return self->delegate(self->state.registry, std::move(delta));
       },
       [self](attach_atom, registry_actor& registry) {

@@ -6,6 +6,8 @@
 // crash does not, so that a restarted adapter carries on.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 
@@ -15,6 +17,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/backend_limits.hpp"
 #include "actors/registry.hpp"
 #include "backends/discovery_source.hpp"
 
@@ -44,6 +47,11 @@ struct backend_options {
   caf::timespan poll_interval = std::chrono::seconds(1);
   /// How often to re-list everything even without a change signal.
   caf::timespan refresh_interval = std::chrono::seconds(30);
+  /// What the backend may put into the registry (see backend_limits.hpp).
+  backend_limits limits;
+  /// Listings and changes refused by the limits (shared across restarts,
+  /// read by the metrics); may be null.
+  std::shared_ptr<std::atomic<uint64_t>> limit_refusals;
 };
 
 struct backend_state {
@@ -55,6 +63,7 @@ struct backend_state {
   // left the registry marked stale).
   std::optional<bool> stale;
   uint64_t rejected_updates = 0; // invalid content seen by poll()
+  limit_tracker forwarded;       // what this adapter gave the registry
   static inline const char* name = "orasi.backend";
 };
 

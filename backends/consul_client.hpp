@@ -30,6 +30,8 @@ struct consul_client_options {
   std::string ca_file;    // https: verify against it (default: system CAs)
   std::chrono::milliseconds dial_timeout{2000};
   std::chrono::milliseconds request_timeout{5000};
+  /// A bigger response is cut off and fails the call.
+  size_t max_response_bytes = 64 << 20;
 };
 
 class consul_agents {

@@ -44,24 +44,44 @@ bool is_complete_json(const std::string& body) {
   return !ec;
 }
 
-/// POSTs and reads the whole response into `res`. httplib 0.11 fails a
+/// POSTs and reads the whole response into `res`, at most `limit` bytes of
+/// body (`too_large` says a bigger one was cut off). httplib 0.11 fails a
 /// chunked response that ends with trailers, which etcd's gateway sends
 /// after every error body, with Error::Read once the body has been read in
 /// full; such a response counts if its status line arrived and its body is
 /// complete JSON (a connection cut mid-body leaves incomplete JSON).
 bool post(httplib::Client& client, const std::string& path,
           const httplib::Headers& headers, const std::string& body,
-          httplib::Response& res, httplib::Error& error) {
+          size_t limit, httplib::Response& res, httplib::Error& error,
+          bool& too_large) {
   httplib::Request req;
   req.method = "POST";
   req.path = path;
   req.headers = headers;
   req.body = body;
   req.set_header("Content-Type", "application/json");
-  if (client.send(req, res, error))
+  std::string received;
+  too_large = false;
+  req.content_receiver = [&](const char* data, size_t size, uint64_t,
+                             uint64_t) {
+    too_large = received.size() + size > limit;
+    if (!too_large)
+      received.append(data, size);
+    return !too_large;
+  };
+  bool sent = client.send(req, res, error);
+  res.body = std::move(received);
+  if (too_large)
+    return false;
+  if (sent)
     return true;
   return error == httplib::Error::Read && res.status > 0 &&
          is_complete_json(res.body);
+}
+
+std::string over_limit(size_t limit) {
+  return "response over service_discovery.limits.max_response_bytes (" +
+         std::to_string(limit) + " bytes)";
 }
 
 } // namespace
@@ -122,12 +142,15 @@ caf::error etcd_connection::authenticate(size_t member) {
   httplib::Response reply;
   auto* res = &reply;
   httplib::Error error = httplib::Error::Success;
+  bool too_large = false;
   if (!post(client, "/v3/auth/authenticate", {},
-            etcd::authenticate_request(opts.username, opts.password), reply,
-            error))
-    return make_error(errc::backend_unavailable,
-                      "etcd " + members_->url(member) +
-                          ": authenticate: " + httplib::to_string(error));
+            etcd::authenticate_request(opts.username, opts.password),
+            opts.max_response_bytes, reply, error, too_large))
+    return make_error(too_large ? errc::backend_rejected
+                                : errc::backend_unavailable,
+                      "etcd " + members_->url(member) + ": authenticate: " +
+                          (too_large ? over_limit(opts.max_response_bytes)
+                                     : httplib::to_string(error)));
   if (res->status != 200) {
     auto err = etcd::decode_gateway_error(res->body);
     // Never echo the password; etcd's message names only the failure.
@@ -174,12 +197,20 @@ etcd_connection::attempt(size_t member, const std::string& path,
     httplib::Response reply;
     auto* res = &reply;
     httplib::Error error = httplib::Error::Success;
-    bool received = post(client, path, headers, body, reply, error);
+    bool too_large = false;
+    bool received =
+        post(client, path, headers, body,
+             members_->options().max_response_bytes, reply, error, too_large);
     {
       std::lock_guard<std::mutex> guard{active_mutex_};
       active_ = nullptr;
     }
     last_member_ = member;
+    // Another member would send the same: the content is at fault.
+    if (too_large) {
+      response = over_limit(members_->options().max_response_bytes);
+      return attempt_status::rejected;
+    }
     if (!received) {
       response = httplib::to_string(error);
       return attempt_status::transport_error;
@@ -278,6 +309,7 @@ etcd_connection::stream(const std::string& path, const std::string& body,
     req.set_header("Authorization", members_->token());
   std::string buffer;
   bool stopped_by_reader = false;
+  bool too_large = false;
   req.content_receiver = [&](const char* data, size_t size, uint64_t,
                              uint64_t) {
     buffer.append(data, size);
@@ -285,7 +317,9 @@ etcd_connection::stream(const std::string& path, const std::string& body,
       stopped_by_reader = true;
       return false;
     }
-    return !interrupted_.load();
+    // What remains is one message still arriving.
+    too_large = buffer.size() > opts.max_response_bytes;
+    return !too_large && !interrupted_.load();
   };
   auto& client = client_for(member);
   client.set_read_timeout(idle_timeout);
@@ -309,6 +343,12 @@ etcd_connection::stream(const std::string& path, const std::string& body,
     return {};
   if (interrupted_)
     return interrupted_error();
+  if (too_large)
+    return make_error(errc::backend_rejected,
+                      "etcd " + members_->url(member) + path +
+                          ": watch message over "
+                          "service_discovery.limits.max_response_bytes (" +
+                          std::to_string(opts.max_response_bytes) + " bytes)");
   // A final message without a newline (e.g. an error body).
   if (!buffer.empty() && !on_line(buffer))
     return {};

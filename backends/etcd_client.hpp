@@ -37,6 +37,8 @@ struct etcd_client_options {
   std::string key_file;
   std::chrono::milliseconds dial_timeout{2000};
   std::chrono::milliseconds request_timeout{5000};
+  /// A bigger response (or watch message) is cut off and fails the call.
+  size_t max_response_bytes = 64 << 20;
 };
 
 class etcd_members {

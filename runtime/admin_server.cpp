@@ -88,7 +88,8 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
                        {"unreadable_values", backend_metrics.unreadable_values},
                        {"reconnects", backend_metrics.reconnects},
                        {"relists", backend_metrics.relists},
-                       {"lease_regrants", backend_metrics.lease_regrants}};
+                       {"lease_regrants", backend_metrics.lease_regrants},
+                       {"limit_refusals", backend_metrics.limit_refusals}};
   send_json(res, 200,
             json::object{{"probes", std::move(probes)},
                          {"registry", std::move(registry)},
@@ -237,6 +238,10 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
            "Registrations redone after a lost lease (etcd).");
   sample(out, "orasi_backend_lease_regrants_total", type,
          backend.lease_regrants);
+  describe(out, "orasi_backend_limit_refusals_total", "counter",
+           "Listings and changes refused by service_discovery.limits.");
+  sample(out, "orasi_backend_limit_refusals_total", type,
+         backend.limit_refusals);
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }

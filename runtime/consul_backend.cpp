@@ -18,6 +18,7 @@ consul_source_options_from(const ServiceDiscoveryConfig& sd) {
   client.dial_timeout = duration_cast<milliseconds>(sd.consul.dial_timeout);
   client.request_timeout =
       duration_cast<milliseconds>(sd.consul.request_timeout);
+  client.max_response_bytes = sd.limits.max_response_bytes;
   options.service_prefix = sd.consul.service_prefix;
   options.wait = duration_cast<milliseconds>(sd.consul.wait);
   const auto& hc = sd.health_check;

@@ -23,6 +23,7 @@ etcd_source_options_from(const ServiceDiscoveryConfig& sd) {
   client.key_file = sd.etcd.key_file;
   client.dial_timeout = duration_cast<milliseconds>(sd.etcd.dial_timeout);
   client.request_timeout = duration_cast<milliseconds>(sd.etcd.request_timeout);
+  client.max_response_bytes = sd.limits.max_response_bytes;
   return options;
 }
 

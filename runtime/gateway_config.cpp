@@ -225,6 +225,15 @@ public:
     }
   }
 
+  void read(std::string_view key, uint64_t& out) const {
+    if (auto value = find(key)) {
+      if (value->is_uint64() || (value->is_int64() && value->get_int64() >= 0))
+        out = value->to_number<uint64_t>();
+      else
+        fail(field(key), "expected a non-negative integer");
+    }
+  }
+
   void read(std::string_view key, Duration& out) const {
     if (auto value = find(key)) {
       if (!value->is_string())
@@ -389,12 +398,20 @@ void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
          "unknown backend \"" + name + "\" (expected static, etcd or consul)");
 }
 
+void read_limits(const json::value& value, LimitsConfig& out) {
+  object_reader reader{value, "service_discovery.limits"};
+  reader.check_known({"max_services", "max_endpoints", "max_response_bytes"});
+  reader.read("max_services", out.max_services);
+  reader.read("max_endpoints", out.max_endpoints);
+  reader.read("max_response_bytes", out.max_response_bytes);
+}
+
 void read_service_discovery(const json::value& root, const json::value& value,
                             ServiceDiscoveryConfig& out) {
   object_reader reader{value, "service_discovery"};
   reader.check_known({"backend", "endpoints", "prefix", "refresh_interval",
                       "health_check_interval", "health_check", "etcd", "consul",
-                      "services"});
+                      "limits", "services"});
   read_backend(reader, out.backend);
   reader.read("endpoints", out.endpoints);
   // The default names etcd's client port; Consul's agent listens on 8500.
@@ -410,6 +427,8 @@ void read_service_discovery(const json::value& root, const json::value& value,
     read_etcd(*etcd, out.etcd);
   if (auto consul = reader.find("consul"))
     read_consul(*consul, out.consul);
+  if (auto limits = reader.find("limits"))
+    read_limits(*limits, out.limits);
   auto services = backends::static_services_from_config(root);
   if (!services)
     throw GatewayError::from(services.error());
@@ -533,6 +552,19 @@ void validate_consul(const ConsulConfig& consul) {
     fail(path + "token", "must be one line");
 }
 
+void validate_limits(const LimitsConfig& limits) {
+  const std::string path = "service_discovery.limits.";
+  check_at_least_one(limits.max_services, path + "max_services");
+  check_at_least_one(limits.max_endpoints, path + "max_endpoints");
+  // Below 64 KiB one ordinary etcd page or Consul answer would not fit.
+  constexpr uint64_t smallest = 64 << 10;
+  constexpr uint64_t largest = 1ull << 30;
+  if (limits.max_response_bytes < smallest ||
+      limits.max_response_bytes > largest)
+    fail(path + "max_response_bytes",
+         "must be between 65536 (64 KiB) and 1073741824 (1 GiB)");
+}
+
 void validate_etcd(const EtcdConfig& etcd) {
   const std::string path = "service_discovery.etcd.";
   // etcd counts lease TTLs in whole seconds.
@@ -591,6 +623,7 @@ void GatewayConfig::validate() const {
     validate_etcd(sd.etcd);
   if (sd.backend == ServiceDiscoveryBackend::Consul)
     validate_consul(sd.consul);
+  validate_limits(sd.limits);
   check_positive(sd.refresh_interval, "service_discovery.refresh_interval");
   check_positive(sd.health_check_interval,
                  "service_discovery.health_check_interval");
@@ -659,6 +692,7 @@ std::string restart_only_changes(const GatewayConfig& running,
       {"service_discovery.health_check", ha != hb},
       {"service_discovery.etcd", a.etcd != b.etcd},
       {"service_discovery.consul", a.consul != b.consul},
+      {"service_discovery.limits", a.limits != b.limits},
       {"admin.listen", running.admin.listen != next.admin.listen},
       {"admin.token", running.admin.token != next.admin.token},
       {"logging.level", running.logging.level != next.logging.level},

@@ -80,6 +80,24 @@ struct ConsulConfig {
   bool operator!=(const ConsulConfig& other) const { return !(*this == other); }
 };
 
+/// Bounds on what a backend may hand the runtime (see
+/// actors/backend_limits.hpp): listings and changes that would cross them
+/// are refused with an error naming the limit; the last good services stay.
+struct LimitsConfig {
+  uint32_t max_services = 50'000;
+  uint32_t max_endpoints = 100'000; // over all services
+  /// One backend response (an etcd range page or watch message, a Consul
+  /// answer); a bigger one is cut off and fails like a bad response.
+  uint64_t max_response_bytes = 64ull << 20;
+
+  bool operator==(const LimitsConfig& other) const {
+    return max_services == other.max_services &&
+           max_endpoints == other.max_endpoints &&
+           max_response_bytes == other.max_response_bytes;
+  }
+  bool operator!=(const LimitsConfig& other) const { return !(*this == other); }
+};
+
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
   ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
@@ -96,6 +114,8 @@ struct ServiceDiscoveryConfig {
   EtcdConfig etcd;
   /// `service_discovery.consul`.
   ConsulConfig consul;
+  /// `service_discovery.limits`.
+  LimitsConfig limits;
   /// The static backend's services.
   ServiceMap services;
 

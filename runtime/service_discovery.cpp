@@ -1,5 +1,6 @@
 #include "runtime/service_discovery.hpp"
 
+#include <atomic>
 #include <mutex>
 #include <vector>
 
@@ -83,6 +84,7 @@ make_supervisor_options(const GatewayConfig& config,
   options.store = std::move(store);
   options.backend.source = make_source(config);
   options.backend.refresh_interval = sd.refresh_interval;
+  options.backend.limits = {sd.limits.max_services, sd.limits.max_endpoints};
   options.thresholds.success = sd.health_check.success_threshold;
   options.thresholds.failure = sd.health_check.failure_threshold;
   return options;
@@ -227,6 +229,8 @@ struct ServiceDiscovery::impl {
   std::shared_ptr<orasi::probe_metrics> metrics =
       std::make_shared<orasi::probe_metrics>();
   std::shared_ptr<backends::discovery_source> source; // for its counters
+  std::shared_ptr<std::atomic<uint64_t>> limit_refusals =
+      std::make_shared<std::atomic<uint64_t>>(0);
   std::mutex callback_mutex;
   std::vector<callback_subscription> callbacks; // guarded by callback_mutex
 
@@ -272,6 +276,7 @@ struct ServiceDiscovery::impl {
     config.validate();
     auto options = make_supervisor_options(given, config, store);
     source = options.backend.source;
+    options.backend.limit_refusals = limit_refusals;
     const auto& sd = config.service_discovery;
     const auto& hc = sd.health_check;
     // Consul has health checks of its own: health_source says whose count.
@@ -451,6 +456,7 @@ BackendMetrics ServiceDiscovery::backend_metrics() const {
   out.reconnects = counters.reconnects;
   out.relists = counters.relists;
   out.lease_regrants = counters.lease_regrants;
+  out.limit_refusals = impl_->limit_refusals->load();
   return out;
 }
 

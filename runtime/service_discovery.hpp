@@ -48,6 +48,7 @@ struct BackendMetrics {
   uint64_t reconnects = 0;        // watch streams re-established
   uint64_t relists = 0;           // full listings after a broken watch
   uint64_t lease_regrants = 0;    // registrations redone after a lost lease
+  uint64_t limit_refusals = 0; // listings/changes over service_discovery.limits
 };
 
 class ServiceDiscovery {

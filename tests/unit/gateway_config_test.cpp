@@ -71,6 +71,9 @@ void check_defaults(const GatewayConfig& config) {
   CHECK(sd.health_check.failure_threshold == 3);
   CHECK_FALSE(sd.health_check.interval.has_value());
   CHECK(sd.services.empty());
+  CHECK(sd.limits.max_services == 50'000);
+  CHECK(sd.limits.max_endpoints == 100'000);
+  CHECK(sd.limits.max_response_bytes == 64u << 20);
   CHECK(config.admin.listen == "127.0.0.1:9650");
   CHECK(config.logging.level == "info");
 }
@@ -143,6 +146,11 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
         "ca_file": "/dev/null",
         "cert_file": "/dev/null",
         "key_file": "/dev/null"
+      },
+      "limits": {
+        "max_services": 10,
+        "max_endpoints": 20,
+        "max_response_bytes": 1048576
       }
     },
     "admin": {"listen": "[::1]:0"},
@@ -170,6 +178,9 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   CHECK(sd.etcd.ca_file == "/dev/null");
   CHECK(sd.etcd.cert_file == "/dev/null");
   CHECK(sd.etcd.key_file == "/dev/null");
+  CHECK(sd.limits.max_services == 10);
+  CHECK(sd.limits.max_endpoints == 20);
+  CHECK(sd.limits.max_response_bytes == 1048576);
   CHECK(config.admin.listen == "[::1]:0");
   CHECK(config.logging.level == "debug");
 }

@@ -1,0 +1,102 @@
+#include "actors/backend_limits.hpp"
+
+#include "messages/errors.hpp"
+
+namespace orasi {
+
+namespace {
+
+size_t count_endpoints(const ServiceMap& services) {
+  size_t total = 0;
+  for (const auto& [id, service] : services)
+    total += service.endpoints.size();
+  return total;
+}
+
+} // namespace
+
+caf::error limit_tracker::check_listing(const ServiceMap& services) const {
+  if (services.size() > limits_.max_services)
+    return make_error(errc::backend_rejected,
+                      "the listing has " + std::to_string(services.size()) +
+                          " services, over service_discovery.limits."
+                          "max_services (" +
+                          std::to_string(limits_.max_services) + ")");
+  auto endpoints = count_endpoints(services);
+  if (endpoints > limits_.max_endpoints)
+    return make_error(errc::backend_rejected,
+                      "the listing has " + std::to_string(endpoints) +
+                          " endpoints, over service_discovery.limits."
+                          "max_endpoints (" +
+                          std::to_string(limits_.max_endpoints) + ")");
+  return {};
+}
+
+void limit_tracker::accept_listing(const ServiceMap& services,
+                                   const std::vector<std::string>& unreadable) {
+  std::unordered_map<std::string, size_t> next;
+  size_t total = 0;
+  for (const auto& id : unreadable)
+    if (auto kept = endpoints_of_.find(id); kept != endpoints_of_.end()) {
+      next.emplace(id, kept->second);
+      total += kept->second;
+    }
+  for (const auto& [id, service] : services) {
+    next[id] = service.endpoints.size();
+    total += service.endpoints.size();
+  }
+  endpoints_of_ = std::move(next);
+  total_endpoints_ = total;
+}
+
+std::string limit_tracker::over_limit(const std::string& id,
+                                      const ServiceInfo& info) const {
+  auto known = endpoints_of_.find(id);
+  bool is_new = known == endpoints_of_.end();
+  if (is_new && endpoints_of_.size() + 1 > limits_.max_services)
+    return "service \"" + id + "\" would be service " +
+           std::to_string(endpoints_of_.size() + 1) +
+           ", over service_discovery.limits.max_services (" +
+           std::to_string(limits_.max_services) + ")";
+  auto total =
+      total_endpoints_ - (is_new ? 0 : known->second) + info.endpoints.size();
+  if (total > limits_.max_endpoints)
+    return "service \"" + id + "\" would make " + std::to_string(total) +
+           " endpoints, over service_discovery.limits.max_endpoints (" +
+           std::to_string(limits_.max_endpoints) + ")";
+  return {};
+}
+
+caf::error limit_tracker::check_upsert(const std::string& id,
+                                       const ServiceInfo& info) const {
+  auto problem = over_limit(id, info);
+  if (problem.empty())
+    return {};
+  return make_error(errc::backend_rejected, std::move(problem));
+}
+
+std::vector<std::string>
+limit_tracker::filter_delta(ServiceMap& upserts,
+                            const std::vector<std::string>& removals) {
+  for (const auto& id : removals)
+    if (auto known = endpoints_of_.find(id); known != endpoints_of_.end()) {
+      total_endpoints_ -= known->second;
+      endpoints_of_.erase(known);
+    }
+  std::vector<std::string> refused;
+  for (auto i = upserts.begin(); i != upserts.end();) {
+    auto problem = over_limit(i->first, i->second);
+    if (!problem.empty()) {
+      refused.push_back(std::move(problem));
+      i = upserts.erase(i);
+      continue;
+    }
+    auto& count = endpoints_of_[i->first];
+    total_endpoints_ = total_endpoints_ - count + i->second.endpoints.size();
+    count = i->second.endpoints.size();
+    ++i;
+  }
+  return refused;
+}
+
+} // namespace orasi

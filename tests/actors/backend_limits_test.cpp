@@ -1,0 +1,169 @@
+// service_discovery.limits in the backend adapter: a listing over a limit is
+// refused whole (the last good services stay), a change over a limit is
+// dropped for its service only, a registration over a limit is refused
+// before it reaches the backend; every refusal is counted.
+#include "actor_fixture.hpp"
+
+#include <atomic>
+
+using namespace orasi;
+using namespace orasi::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// At most 3 services and 5 endpoints.
+struct limits_fixture : actor_fixture {
+  supervisor_actor sup;
+  std::shared_ptr<std::atomic<uint64_t>> refusals =
+      std::make_shared<std::atomic<uint64_t>>(0);
+
+  limits_fixture() {
+    source->services["a-1"] = make_service("a", {"http://10.0.0.1:80"});
+    source->services["b-1"] =
+        make_service("b", {"http://10.0.0.2:80", "http://10.0.0.3:80"});
+    auto options = make_options();
+    options.backend.limits = backend_limits{3, 5};
+    options.backend.limit_refusals = refusals;
+    supervisors.push_back(sys.spawn(supervisor, options));
+    sup = supervisors.back();
+    REQUIRE(ask<uint64_t>(sup, start_atom::value));
+  }
+
+  bool has(const std::string& id) {
+    return store->load()->services.count(id) == 1;
+  }
+
+  static ServiceInfo with_endpoints(const std::string& name, int count) {
+    std::vector<std::string> urls;
+    for (int i = 0; i < count; ++i)
+      urls.push_back("http://10.1.0." + std::to_string(i + 1) + ":80");
+    return make_service(name, urls);
+  }
+
+  void push(backends::source_update update) {
+    source->poll_update = std::move(update);
+    advance(1s);
+  }
+};
+
+} // namespace
+
+TEST_CASE("limit tracker: counts, checks and filters", "[limits]") {
+  limit_tracker tracker{backend_limits{2, 4}};
+  ServiceMap listing{{"a", make_service("a", {"http://h:1", "http://h:2"})},
+                     {"b", make_service("b", {"http://h:3"})}};
+  CHECK_FALSE(tracker.check_listing(listing));
+  tracker.accept_listing(listing, {});
+  CHECK(tracker.services() == 2);
+  CHECK(tracker.endpoints() == 3);
+  // Replacing a service counts its new endpoints instead of its old ones.
+  CHECK_FALSE(tracker.check_upsert(
+      "a", make_service("a", {"http://h:1", "http://h:2", "http://h:4"})));
+  CHECK(error_message(tracker.check_upsert(
+            "a", make_service("a", {"http://h:1", "http://h:2", "http://h:4",
+                                    "http://h:5"}))) ==
+        "service \"a\" would make 5 endpoints, over "
+        "service_discovery.limits.max_endpoints (4)");
+  CHECK(error_message(tracker.check_upsert("c", make_service("c", {}))) ==
+        "service \"c\" would be service 3, over "
+        "service_discovery.limits.max_services (2)");
+  // Removals apply first, so a delta may swap one service for another.
+  ServiceMap upserts{{"c", make_service("c", {"http://h:6"})}};
+  CHECK(tracker.filter_delta(upserts, {"b"}).empty());
+  CHECK(upserts.count("c") == 1);
+  CHECK(tracker.services() == 2);
+  CHECK(tracker.endpoints() == 3);
+  // An unreadable id keeps its count across a listing.
+  tracker.accept_listing({{"a", make_service("a", {"http://h:1"})}}, {"c"});
+  CHECK(tracker.services() == 2);
+  CHECK(tracker.endpoints() == 2);
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "limits: a listing over max_services is refused, the last "
+                 "good services stay",
+                 "[limits][backend]") {
+  auto before = store->load()->version;
+  backends::source_update listing;
+  for (auto id : {"a-1", "b-1", "c-1", "d-1"})
+    listing.listing.services[id] = make_service(id, {});
+  push(listing);
+  CHECK(store->load()->version == before);
+  CHECK(has("a-1"));
+  CHECK(has("b-1"));
+  CHECK_FALSE(has("c-1"));
+  CHECK(refusals->load() == 1);
+  // A listing within the limits applies as usual.
+  listing.listing.services.erase("d-1");
+  push(listing);
+  CHECK(has("c-1"));
+  CHECK(refusals->load() == 1);
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "limits: a listing over max_endpoints fails start with the "
+                 "limit named",
+                 "[limits][backend]") {
+  source->services["c-1"] = with_endpoints("c", 3); // 6 endpoints in all
+  auto reloaded = ask<uint64_t>(sup, reload_atom::value);
+  REQUIRE_FALSE(reloaded);
+  CHECK(error_message(reloaded.error()) ==
+        "the listing has 6 endpoints, over "
+        "service_discovery.limits.max_endpoints (5)");
+  CHECK_FALSE(has("c-1"));
+  CHECK(refusals->load() == 1);
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "limits: a change over a limit is dropped for its service "
+                 "only",
+                 "[limits][backend]") {
+  auto a_before = store->load()->services.at("a-1");
+  backends::source_update delta;
+  delta.full = false;
+  delta.listing.services["a-1"] = with_endpoints("a", 4); // 2 + 4 > 5
+  delta.listing.services["c-1"] = make_service("c", {"http://10.0.0.9:80"});
+  push(delta);
+  CHECK(store->load()->services.at("a-1") == a_before);
+  CHECK(has("c-1"));
+  CHECK(refusals->load() == 1);
+  // A fourth service is over max_services; removing one makes room.
+  delta.listing.services.clear();
+  delta.listing.services["d-1"] = make_service("d", {});
+  push(delta);
+  CHECK_FALSE(has("d-1"));
+  delta.removals = {"c-1"};
+  push(delta);
+  CHECK(has("d-1"));
+  CHECK_FALSE(has("c-1"));
+  CHECK(refusals->load() == 2);
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "limits: a registration over a limit is refused before the "
+                 "backend sees it",
+                 "[limits][backend]") {
+  auto refused = ask<uint64_t>(sup, register_atom::value, std::string{"c-1"},
+                               with_endpoints("c", 3));
+  REQUIRE_FALSE(refused);
+  CHECK(error_message(refused.error()) ==
+        "service \"c-1\" would make 6 endpoints, over "
+        "service_discovery.limits.max_endpoints (5)");
+  CHECK(source->services.count("c-1") == 0);
+  CHECK(refusals->load() == 1);
+  // Within the limits it goes through, and counts against them.
+  REQUIRE(ask<uint64_t>(sup, register_atom::value, std::string{"c-1"},
+                        with_endpoints("c", 2)));
+  CHECK(has("c-1"));
+  auto fourth = ask<uint64_t>(sup, register_atom::value, std::string{"d-1"},
+                              make_service("d", {}));
+  REQUIRE_FALSE(fourth);
+  CHECK(error_message(fourth.error()) ==
+        "service \"d-1\" would be service 4, over "
+        "service_discovery.limits.max_services (3)");
+  // A deregistration frees its share.
+  REQUIRE(ask<uint64_t>(sup, deregister_atom::value, std::string{"c-1"}));
+  CHECK(ask<uint64_t>(sup, register_atom::value, std::string{"d-1"},
+                      make_service("d", {})));
+}
