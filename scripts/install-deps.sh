@@ -21,6 +21,8 @@ if [ "${1:-}" = "--test" ]; then
   # The dashboard's browser test (tests/browser): headless Chromium driven
   # by playwright-core from the npm registry.
   packages+=(chromium nodejs npm)
+  # Fuzzing (scripts/fuzz.sh): libFuzzer comes with clang.
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 # A Node.js from elsewhere (e.g. NodeSource's, which bundles npm and

@@ -40,13 +40,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { # a loopback port nothing listens on, above the fleet's range
+# Ports below the ephemeral range: the launcher opens thousands of outgoing
+# connections, and one of them may hold a port of the ephemeral range as its
+# local port just when a restarted etcd wants to bind it.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+free_port() { # a loopback port nothing listens on, below the fleet's range
   local port
   while :; do
-    port=$((40000 + RANDOM % 20000))
-    ss -ltnH "sport = :$port" | grep -q . || { echo "$port"; return; }
+    port=$((10000 + RANDOM % 9000))
+    ss -tanH "sport = :$port" | grep -q . || { echo "$port"; return; }
   done
 }
+[ "$ephemeral_low" -gt 22000 ] || {
+  echo "the fleet (ports 20000-21999) overlaps the ephemeral range"; exit 1; }
 etcd_port=$(free_port)
 peer_port=$(free_port)
 admin_port=$(free_port)
@@ -133,11 +139,17 @@ done
 kill "$restarter" 2>/dev/null || true
 wait "$restarter" 2>/dev/null || true
 restarter=
-if ! curl -sf -m 2 -X POST "http://127.0.0.1:$etcd_port/v3/maintenance/status" -d '{}' >/dev/null; then
+etcd_answers() {
+  curl -sf -m 2 -X POST "http://127.0.0.1:$etcd_port/v3/maintenance/status" \
+    -d '{}' >/dev/null
+}
+if ! etcd_answers; then # stopped mid-restart
   pkill -f -- "--data-dir $data/etcd" || true
   sleep 1
   start_etcd
 fi
+for attempt in $(seq 1 30); do etcd_answers && break; sleep 1; done
+etcd_answers || { echo "etcd does not come back; see $out/etcd.log"; exit 1; }
 curl -sf -X POST "http://127.0.0.1:$control_port/freeze" >/dev/null
 result=
 for attempt in $(seq 1 60); do
@@ -145,7 +157,7 @@ for attempt in $(seq 1 60); do
   result=$(curl -s "http://127.0.0.1:$control_port/check" || true)
   echo "$result" | grep -q '"equal":true' && break
 done
-echo "final check after $((attempt * 2)) s: $result"
+echo "final check after $((attempt * 2)) s: $result" | tee "$out/check.txt"
 curl -s "http://127.0.0.1:$control_port/stats"
 curl -s "http://127.0.0.1:$admin_port/v1/metrics"; echo
 echo "etcd restarts: $(wc -l <"$out/restarts.log")"
