@@ -86,12 +86,22 @@ std::chrono::milliseconds consul_source::blocking_timeout() const {
   return options_.wait + options_.wait / 16 + options_.client.request_timeout;
 }
 
+// A GET fails with backend_rejected only for an answer over
+// max_response_bytes: data that cannot be read, not an agent that is down.
+void consul_source::count_if_unreadable(const caf::error& err) {
+  if (is_orasi_error(err) &&
+      static_cast<errc>(err.code()) == errc::backend_rejected)
+    ++unreadable_values_;
+}
+
 caf::expected<std::pair<consul::catalog, uint64_t>>
 consul_source::read_catalog(consul_connection& conn, const std::string& query,
                             std::chrono::milliseconds timeout) {
   auto reply = conn.get("/v1/catalog/services", query, timeout);
-  if (!reply)
+  if (!reply) {
+    count_if_unreadable(reply.error());
     return std::move(reply.error());
+  }
   if (reply->status != 200)
     return refusal(*reply, "/v1/catalog/services");
   auto catalog = consul::decode_catalog(reply->body);
@@ -108,8 +118,10 @@ consul_source::read_health(consul_connection& conn, const std::string& name,
                            std::chrono::milliseconds timeout) {
   auto path = "/v1/health/service/" + encode_path_segment(name);
   auto reply = conn.get(path, query, timeout);
-  if (!reply)
+  if (!reply) {
+    count_if_unreadable(reply.error());
     return std::move(reply.error());
+  }
   if (reply->status != 200)
     return refusal(*reply, path);
   size_t skipped = 0;

@@ -91,6 +91,8 @@ private:
     bool advance(uint64_t returned, bool& went_back);
   };
 
+  /// Counts an answer too big to read as an unreadable value.
+  void count_if_unreadable(const caf::error& err);
   caf::expected<std::pair<consul::catalog, uint64_t>>
   read_catalog(consul_connection& conn, const std::string& query,
                std::chrono::milliseconds timeout);

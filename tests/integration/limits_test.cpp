@@ -1,4 +1,5 @@
-// service_discovery.limits against a real etcd: responses over
+// service_discovery.limits against a real etcd (and Consul's API emulator,
+// since Consul cannot be installed here): responses over
 // max_response_bytes and listings over max_services are refused with the
 // limit named, the last good services stay, and the registry converges once
 // etcd is back within the limits. (The adapter's per-change and
@@ -9,6 +10,7 @@
 #include "messages/json_codec.hpp"
 #include "runtime/gateway_error.hpp"
 #include "runtime/service_discovery.hpp"
+#include "support/consul_emulator.hpp"
 #include "test_support.hpp"
 
 using namespace orasi;
@@ -127,4 +129,40 @@ TEST_CASE("limits: an etcd watch event over max_response_bytes leaves the "
       },
       15s));
   CHECK_FALSE(discovery.get_service("huge"));
+}
+
+TEST_CASE("limits: a Consul answer over max_response_bytes leaves its "
+          "service unread (the API emulator)",
+          "[limits][consul]") {
+  test::consul_emulator agent;
+  // 400 instances of one service: a health answer of ~300 KiB.
+  for (int i = 0; i < 400; ++i) {
+    test::consul_instance in;
+    in.id = "web-" + std::to_string(i);
+    in.name = "web";
+    in.address =
+        "10.3." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+    in.port = 80;
+    agent.register_instance(in);
+  }
+  GatewayConfig config;
+  auto& sd = config.service_discovery;
+  sd.backend = ServiceDiscoveryBackend::Consul;
+  sd.endpoints = {agent.url()};
+  sd.health_check.enabled = false;
+  sd.consul.health_source = ConsulHealthSource::Consul;
+  sd.consul.wait = 2s;
+  sd.consul.request_timeout = 2s;
+  sd.limits.max_response_bytes = 64 << 10;
+  // One service's answer too big makes that service unreadable (skipped,
+  // counted, its last good value kept), not the whole listing.
+  ServiceDiscovery limited{config};
+  limited.start();
+  CHECK_FALSE(limited.get_service("web"));
+  CHECK(limited.backend_metrics().unreadable_values >= 1);
+  sd.limits.max_response_bytes = 1 << 20;
+  ServiceDiscovery roomy{config};
+  roomy.start();
+  CHECK(roomy.get_services().size() == 1);
+  CHECK(roomy.get_service("web")->endpoints.size() == 400);
 }
