@@ -370,9 +370,11 @@ void ServiceDiscovery::deregister_service(const std::string& id) {
   impl_->ask<uint64_t>(deregister_atom::value, id);
 }
 
+// The whole-map reads copy anyway: they go past the per-thread cache, so
+// that a thread reading once (an admin API request) does not keep that
+// snapshot alive afterwards.
 ServiceMap ServiceDiscovery::get_services() const {
-  return impl_->store->visit(
-      [](const RegistrySnapshot& snapshot) { return snapshot.services; });
+  return impl_->store->current()->services;
 }
 
 std::optional<ServiceInfo>
@@ -387,12 +389,14 @@ ServiceDiscovery::get_service(const std::string& id) const {
 }
 
 ServiceMap ServiceDiscovery::get_healthy_services() const {
-  return impl_->store->visit(
-      [](const RegistrySnapshot& snapshot) { return snapshot.healthy; });
+  return impl_->store->current()->healthy;
 }
 
+// A shared pointer touches the reference count anyway; the per-thread cache
+// would only add a pinned old snapshot per thread (64 of them in the admin
+// API's thread pool, found by scripts/soak.sh).
 SnapshotPtr ServiceDiscovery::snapshot() const {
-  return impl_->store->load();
+  return impl_->store->current();
 }
 
 void ServiceDiscovery::with_snapshot(

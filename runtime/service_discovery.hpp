@@ -113,7 +113,11 @@ public:
 
   /// Calls `fn` with the current snapshot, without copying it and without
   /// touching its reference count: the fastest read, and the one that scales
-  /// across reader threads. The reference is valid only inside `fn`.
+  /// across reader threads. The reference is valid only inside `fn`. Each
+  /// calling thread caches the snapshot it read (as get_service does), which
+  /// stays alive until that thread reads again: meant for threads that read
+  /// all the time; a pool of threads that read now and then should take
+  /// snapshot().
   void
   with_snapshot(const std::function<void(const RegistrySnapshot&)>& fn) const;
 
