@@ -60,8 +60,9 @@ void count_refusals(backend_state& st, size_t refusals) {
 
 /// A full listing that crosses a limit is refused as a whole: dropping
 /// arbitrary services from it would be worse than serving the last good set.
-caf::error check_listing(backend_state& st, const ServiceMap& services) {
-  auto err = st.forwarded.check_listing(services);
+caf::error check_listing(backend_state& st,
+                         const backends::source_listing& listing) {
+  auto err = st.forwarded().check_listing(listing.services, listing.unreadable);
   if (err)
     count_refusals(st, 1);
   return err;
@@ -71,7 +72,7 @@ caf::error check_listing(backend_state& st, const ServiceMap& services) {
 /// keeps that service's previous value (or never gets a new one).
 void drop_changes_over_limits(backend_state& st, ServiceMap& upserts,
                               const std::vector<std::string>& removals) {
-  auto refused = st.forwarded.filter_delta(upserts, removals);
+  auto refused = st.forwarded().filter_delta(upserts, removals);
   if (refused.empty())
     return;
   count_refusals(st, refused.size());
@@ -85,9 +86,9 @@ void forward_update(backend_pointer self, backends::source_update update) {
   auto& st = self->state;
   auto& listing = update.listing;
   if (update.full) {
-    if (auto err = check_listing(st, listing.services))
+    if (auto err = check_listing(st, listing))
       return handle_poll_error(self, err);
-    st.forwarded.accept_listing(listing.services, listing.unreadable);
+    st.forwarded().accept_listing(listing.services, listing.unreadable);
     caf::anon_send(st.registry,
                    backend_snapshot{std::move(listing.services),
                                     listing.revision,
@@ -125,11 +126,12 @@ publish_listing(backend_pointer self,
     return std::move(listing.error());
   }
   mark_stale(self, false, "");
-  if (auto err = check_listing(self->state, listing->services)) {
+  if (auto err = check_listing(self->state, *listing)) {
     handle_poll_error(self, err);
     return err;
   }
-  self->state.forwarded.accept_listing(listing->services, listing->unreadable);
+  self->state.forwarded().accept_listing(listing->services,
+                                         listing->unreadable);
   self->state.last_listing = self->clock().now();
   return self->delegate(self->state.registry,
                         backend_snapshot{std::move(listing->services),
@@ -162,7 +164,9 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
                                              backend_options options) {
   self->state.registry = std::move(registry);
   self->state.options = std::move(options);
-  self->state.forwarded = limit_tracker{self->state.options.limits};
+  if (!self->state.options.forwarded)
+    self->state.options.forwarded =
+        std::make_shared<limit_tracker>(self->state.options.limits);
   self->delayed_send(self, self->state.options.poll_interval, tick_atom::value);
   listen_to_source(self);
   return {
@@ -175,7 +179,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
       [self](register_atom, std::string& id,
              ServiceInfo& info) -> caf::result<uint64_t> {
         auto& st = self->state;
-        if (auto err = st.forwarded.check_upsert(id, info)) {
+        if (auto err = st.forwarded().check_upsert(id, info)) {
           count_refusals(st, 1);
           return err;
         }
@@ -183,7 +187,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
           return err;
         backend_delta delta;
         delta.upserts.emplace(std::move(id), std::move(info));
-        st.forwarded.filter_delta(delta.upserts, {});
+        st.forwarded().filter_delta(delta.upserts, {});
         return self->delegate(st.registry, std::move(delta));
       },
       [self](deregister_atom, std::string& id) -> caf::result<uint64_t> {
@@ -191,7 +195,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
           return err;
         backend_delta delta;
         delta.removals.push_back(std::move(id));
-        self->state.forwarded.filter_delta(delta.upserts, delta.removals);
+        self->state.forwarded().filter_delta(delta.upserts, delta.removals);
         return self->delegate(self->state.registry, std::move(delta));
       },
       [self](attach_atom, registry_actor& registry) {

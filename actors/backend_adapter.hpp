@@ -52,6 +52,10 @@ struct backend_options {
   /// Listings and changes refused by the limits (shared across restarts,
   /// read by the metrics); may be null.
   std::shared_ptr<std::atomic<uint64_t>> limit_refusals;
+  /// What the registry holds from the backend, counted against `limits`.
+  /// Shared across restarts like the source (the registry keeps its
+  /// services when an adapter restarts); created on first use if null.
+  std::shared_ptr<limit_tracker> forwarded;
 };
 
 struct backend_state {
@@ -63,7 +67,7 @@ struct backend_state {
   // left the registry marked stale).
   std::optional<bool> stale;
   uint64_t rejected_updates = 0; // invalid content seen by poll()
-  limit_tracker forwarded;       // what this adapter gave the registry
+  limit_tracker& forwarded() { return *options.forwarded; }
   static inline const char* name = "orasi.backend";
 };
 

@@ -15,17 +15,27 @@ size_t count_endpoints(const ServiceMap& services) {
 
 } // namespace
 
-caf::error limit_tracker::check_listing(const ServiceMap& services) const {
-  if (services.size() > limits_.max_services)
+caf::error
+limit_tracker::check_listing(const ServiceMap& services,
+                             const std::vector<std::string>& unreadable) const {
+  // The registry keeps its last good value for an unreadable id it knew.
+  auto service_count = services.size();
+  auto endpoint_count = count_endpoints(services);
+  for (const auto& id : unreadable)
+    if (auto kept = endpoints_of_.find(id);
+        kept != endpoints_of_.end() && services.count(id) == 0) {
+      ++service_count;
+      endpoint_count += kept->second;
+    }
+  if (service_count > limits_.max_services)
     return make_error(errc::backend_rejected,
-                      "the listing has " + std::to_string(services.size()) +
+                      "the listing has " + std::to_string(service_count) +
                           " services, over service_discovery.limits."
                           "max_services (" +
                           std::to_string(limits_.max_services) + ")");
-  auto endpoints = count_endpoints(services);
-  if (endpoints > limits_.max_endpoints)
+  if (endpoint_count > limits_.max_endpoints)
     return make_error(errc::backend_rejected,
-                      "the listing has " + std::to_string(endpoints) +
+                      "the listing has " + std::to_string(endpoint_count) +
                           " endpoints, over service_discovery.limits."
                           "max_endpoints (" +
                           std::to_string(limits_.max_endpoints) + ")");
@@ -36,8 +46,11 @@ void limit_tracker::accept_listing(const ServiceMap& services,
                                    const std::vector<std::string>& unreadable) {
   std::unordered_map<std::string, size_t> next;
   size_t total = 0;
+  // (A source may list an id as unreadable and still hand its last good
+  // value: the listed value is what the registry keeps then.)
   for (const auto& id : unreadable)
-    if (auto kept = endpoints_of_.find(id); kept != endpoints_of_.end()) {
+    if (auto kept = endpoints_of_.find(id);
+        kept != endpoints_of_.end() && services.count(id) == 0) {
       next.emplace(id, kept->second);
       total += kept->second;
     }

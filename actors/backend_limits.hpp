@@ -28,8 +28,10 @@ class limit_tracker {
 public:
   explicit limit_tracker(backend_limits limits = {}) : limits_(limits) {}
 
-  /// An error naming the limit if the full listing `services` exceeds one.
-  caf::error check_listing(const ServiceMap& services) const;
+  /// An error naming the limit if the full listing `services` exceeds one,
+  /// counting the last good values the registry keeps for `unreadable` ids.
+  caf::error check_listing(const ServiceMap& services,
+                           const std::vector<std::string>& unreadable) const;
 
   /// A full listing was forwarded. `unreadable`: ids the registry keeps
   /// its last good value for (they keep their count).

@@ -585,6 +585,10 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
 supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                            supervisor_options options) {
   self->state.options = std::move(options);
+  // One count of what the registry holds, whichever adapter is alive.
+  auto& backend = self->state.options.backend;
+  if (!backend.forwarded)
+    backend.forwarded = std::make_shared<limit_tracker>(backend.limits);
   self->set_down_handler(
       [self](caf::down_msg& msg) { on_child_down(self, msg); });
   // Children never outlive the supervisor, however it ends.

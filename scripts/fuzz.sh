@@ -39,15 +39,19 @@ cmake --build "$build" -j2 --target "${targets[@]}"
 for target in "${targets[@]}"; do
   corpus_name=${target#fuzz_}
   work="$build/$target"
-  rm -rf "$work/corpus" "$work"/crash-* && mkdir -p "$work/corpus"
+  rm -rf "$work" && mkdir -p "$work/corpus"
   cp fuzz/corpus/"$corpus_name"/* "$work/corpus/"
   echo "== $target, ${seconds}s"
+  # Crashes, leaks, timeouts and running out of memory all fail the run
+  # (libFuzzer exits non-zero and leaves a crash-/leak-/timeout-/oom- file).
+  status=0
   (cd "$work" && "../fuzz/$target" -max_total_time="$seconds" \
-     -max_len=65536 -print_final_stats=1 corpus 2>&1 |
-     grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|==.*ERROR|SUMMARY)" ||
-     true)
-  if ls "$work"/crash-* >/dev/null 2>&1; then
-    echo "$target: crash found, reproducer in $work"
+     -max_len=65536 -print_final_stats=1 corpus >fuzz.log 2>&1) || status=$?
+  grep -E "^(stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|==.*ERROR|SUMMARY)" \
+    "$work/fuzz.log" || true
+  if [ "$status" -ne 0 ] || ls "$work"/{crash,leak,timeout,oom}-* >/dev/null 2>&1; then
+    echo "$target: failed (exit $status), log and reproducer in $work"
+    tail -40 "$work/fuzz.log"
     exit 1
   fi
 done

@@ -20,6 +20,7 @@ warmup=${SOAK_WARMUP_SECONDS:-120}
 out=${SOAK_OUT:-build/soak}
 
 bash scripts/install-deps.sh --test
+command -v ss >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j2 --target orasi-discovery
 launcher=$PWD/build/runtime/orasi-discovery
@@ -53,10 +54,21 @@ free_port() { # a loopback port nothing listens on, below the fleet's range
 }
 [ "$ephemeral_low" -gt 22000 ] || {
   echo "the fleet (ports 20000-21999) overlaps the ephemeral range"; exit 1; }
-etcd_port=$(free_port)
-peer_port=$(free_port)
-admin_port=$(free_port)
-control_port=$(free_port)
+taken=" "
+pick_port() { # sets variable $1 to a free port not handed out before
+  local port
+  while :; do
+    port=$(free_port)
+    case "$taken" in *" $port "*) continue ;; esac
+    taken+="$port "
+    printf -v "$1" '%s' "$port"
+    return
+  done
+}
+pick_port etcd_port
+pick_port peer_port
+pick_port admin_port
+pick_port control_port
 fleet_port=${SOAK_FLEET_PORT:-20000}
 
 start_etcd() {
@@ -76,7 +88,14 @@ SOAK_ETCD="http://127.0.0.1:$etcd_port" SOAK_ADMIN="http://127.0.0.1:$admin_port
   SOAK_CONTROL_PORT=$control_port \
   node scripts/soak/soak_driver.js >"$out/driver.log" 2>&1 &
 pids+=($!)
-until grep -q "ready" "$out/driver.log"; do sleep 0.5; done
+driver_pid=$!
+for attempt in $(seq 1 120); do
+  grep -q "soak driver ready:" "$out/driver.log" && break
+  kill -0 "$driver_pid" 2>/dev/null || { cat "$out/driver.log"; exit 1; }
+  sleep 0.5
+done
+grep -q "soak driver ready:" "$out/driver.log" ||
+  { echo "the soak driver did not start"; cat "$out/driver.log"; exit 1; }
 cat "$out/driver.log"
 
 cat >"$out/config.json" <<EOF
@@ -160,7 +179,7 @@ done
 echo "final check after $((attempt * 2)) s: $result" | tee "$out/check.txt"
 curl -s "http://127.0.0.1:$control_port/stats"
 curl -s "http://127.0.0.1:$admin_port/v1/metrics"; echo
-echo "etcd restarts: $(wc -l <"$out/restarts.log")"
+echo "etcd restarts: $(cat "$out/restarts.log" 2>/dev/null | wc -l)"
 
 # Flat after warm-up: the first sample past the warm-up against the last.
 awk -F, -v warmup="$warmup" '
@@ -173,6 +192,6 @@ awk -F, -v warmup="$warmup" '
     printf "after warm-up (%d s): RSS %d kB, fds %d\n", warm_t, warm_rss, warm_fds
     printf "end (%d s): RSS %d kB, fds %d, threads %d\n", last_t, last_rss, last_fds, threads
     printf "max: RSS %d kB, fds %d; RSS growth after warm-up %+.1f%%\n",
-           max_rss, max_fds, 100 * (last_rss - warm_rss) / warm_rss
+           max_rss, max_fds, warm_rss ? 100 * (last_rss - warm_rss) / warm_rss : 0
   }' "$out/samples.csv" | tee "$out/summary.txt"
 echo "$result" | grep -q '"equal":true'

@@ -6,6 +6,9 @@
 
 #include <atomic>
 
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+
 using namespace orasi;
 using namespace orasi::test;
 using namespace std::chrono_literals;
@@ -53,7 +56,7 @@ TEST_CASE("limit tracker: counts, checks and filters", "[limits]") {
   limit_tracker tracker{backend_limits{2, 4}};
   ServiceMap listing{{"a", make_service("a", {"http://h:1", "http://h:2"})},
                      {"b", make_service("b", {"http://h:3"})}};
-  CHECK_FALSE(tracker.check_listing(listing));
+  CHECK_FALSE(tracker.check_listing(listing, {}));
   tracker.accept_listing(listing, {});
   CHECK(tracker.services() == 2);
   CHECK(tracker.endpoints() == 3);
@@ -74,10 +77,24 @@ TEST_CASE("limit tracker: counts, checks and filters", "[limits]") {
   CHECK(upserts.count("c") == 1);
   CHECK(tracker.services() == 2);
   CHECK(tracker.endpoints() == 3);
-  // An unreadable id keeps its count across a listing.
+  // An unreadable id keeps its count across a listing, and counts in the
+  // check of the next one.
   tracker.accept_listing({{"a", make_service("a", {"http://h:1"})}}, {"c"});
   CHECK(tracker.services() == 2);
   CHECK(tracker.endpoints() == 2);
+  ServiceMap two{{"a", make_service("a", {"http://h:1"})},
+                 {"d", make_service("d", {"http://h:7"})}};
+  CHECK(error_message(tracker.check_listing(two, {"c"})) ==
+        "the listing has 3 services, over "
+        "service_discovery.limits.max_services (2)");
+  // An id both listed and unreadable (Consul hands the last good value of
+  // a service it could not read again) counts once, as listed.
+  ServiceMap again{{"a", make_service("a", {"http://h:1"})},
+                   {"c", make_service("c", {"http://h:6", "http://h:8"})}};
+  CHECK_FALSE(tracker.check_listing(again, {"c"}));
+  tracker.accept_listing(again, {"c"});
+  CHECK(tracker.services() == 2);
+  CHECK(tracker.endpoints() == 3);
 }
 
 TEST_CASE_METHOD(limits_fixture,
@@ -102,8 +119,8 @@ TEST_CASE_METHOD(limits_fixture,
 }
 
 TEST_CASE_METHOD(limits_fixture,
-                 "limits: a listing over max_endpoints fails start with the "
-                 "limit named",
+                 "limits: a listing over max_endpoints fails a reload with "
+                 "the limit named",
                  "[limits][backend]") {
   source->services["c-1"] = with_endpoints("c", 3); // 6 endpoints in all
   auto reloaded = ask<uint64_t>(sup, reload_atom::value);
@@ -138,6 +155,26 @@ TEST_CASE_METHOD(limits_fixture,
   CHECK(has("d-1"));
   CHECK_FALSE(has("c-1"));
   CHECK(refusals->load() == 2);
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "limits: a restarted adapter keeps counting what the "
+                 "registry holds",
+                 "[limits][backend]") {
+  auto backend = children(sup).second;
+  caf::anon_send_exit(backend, caf::exit_reason::unhandled_exception);
+  sched.run();
+  // The new adapter's first listing is refused: the registry keeps a-1
+  // and b-1 (3 endpoints), and changes are still checked against them.
+  source->services["c-1"] = with_endpoints("c", 3); // 6 endpoints in all
+  run_for(1s);
+  REQUIRE(children(sup).second);
+  CHECK_FALSE(has("c-1"));
+  auto refused = ask<uint64_t>(sup, register_atom::value, std::string{"d-1"},
+                               with_endpoints("d", 3)); // 3 + 3 > 5
+  CHECK_FALSE(refused);
+  CHECK_FALSE(has("d-1"));
+  CHECK(source->services.count("d-1") == 0);
 }
 
 TEST_CASE_METHOD(limits_fixture,

@@ -48,6 +48,8 @@ struct storm_fixture : actor_fixture {
     supervisor_box = as_scheduled(caf::actor_cast<caf::actor>(sup));
     registry_box =
         as_scheduled(caf::actor_cast<caf::actor>(children(sup).first));
+    REQUIRE(supervisor_box != nullptr);
+    REQUIRE(registry_box != nullptr);
   }
 
   ~storm_fixture() { spdlog::set_level(spdlog::level::info); }
