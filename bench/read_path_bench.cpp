@@ -443,6 +443,9 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   orasi::GatewayConfig config; // static backend by default
   config.service_discovery.services = make_services(opts.services);
+  // The declared health is the data: no probes (they would make every
+  // endpoint Unknown until checked, and nothing routable).
+  config.service_discovery.health_check.enabled = false;
   orasi::ServiceDiscovery discovery{sys, config};
   discovery.start();
   auto registry = spawn_registry(sys, config.service_discovery.services);
