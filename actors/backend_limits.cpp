@@ -13,6 +13,15 @@ size_t count_endpoints(const ServiceMap& services) {
   return total;
 }
 
+/// "the listing has 7 services, over service_discovery.limits.max_services
+/// (5)".
+caf::error listing_over(const std::string& what, size_t count, size_t limit) {
+  return make_error(errc::backend_rejected,
+                    "the listing has " + std::to_string(count) + " " + what +
+                        ", over service_discovery.limits.max_" + what + " (" +
+                        std::to_string(limit) + ")");
+}
+
 } // namespace
 
 caf::error
@@ -28,17 +37,9 @@ limit_tracker::check_listing(const ServiceMap& services,
       endpoint_count += kept->second;
     }
   if (service_count > limits_.max_services)
-    return make_error(errc::backend_rejected,
-                      "the listing has " + std::to_string(service_count) +
-                          " services, over service_discovery.limits."
-                          "max_services (" +
-                          std::to_string(limits_.max_services) + ")");
+    return listing_over("services", service_count, limits_.max_services);
   if (endpoint_count > limits_.max_endpoints)
-    return make_error(errc::backend_rejected,
-                      "the listing has " + std::to_string(endpoint_count) +
-                          " endpoints, over service_discovery.limits."
-                          "max_endpoints (" +
-                          std::to_string(limits_.max_endpoints) + ")");
+    return listing_over("endpoints", endpoint_count, limits_.max_endpoints);
   return {};
 }
 

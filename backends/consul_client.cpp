@@ -103,20 +103,15 @@ consul_connection::send(const std::string& method, const std::string& target,
         return make_error(errc::backend_unavailable, "consul: interrupted");
       active_ = &client;
     }
-    std::string received;
-    bool too_large = false;
-    const auto limit = agents_->options().max_response_bytes;
+    bounded_body received{agents_->options().max_response_bytes};
     req.content_receiver = [&](const char* data, size_t size, uint64_t,
                                uint64_t) {
-      too_large = received.size() + size > limit;
-      if (!too_large)
-        received.append(data, size);
-      return !too_large;
+      return received.append(data, size);
     };
     httplib::Response res;
     httplib::Error error = httplib::Error::Success;
     bool sent = client.send(req, res, error);
-    res.body = std::move(received);
+    res.body = std::move(received.body);
     {
       std::lock_guard<std::mutex> guard{active_mutex_};
       active_ = nullptr;
@@ -124,12 +119,9 @@ consul_connection::send(const std::string& method, const std::string& target,
     // The target may hold a query but never the token: safe to report.
     auto where = "consul " + agents_->url(agent) + target;
     // Another agent would send the same: the content is at fault.
-    if (too_large)
+    if (received.too_large)
       return make_error(errc::backend_rejected,
-                        where +
-                            ": response over service_discovery.limits."
-                            "max_response_bytes (" +
-                            std::to_string(limit) + " bytes)");
+                        where + ": " + response_over_limit(received.limit));
     if (sent && res.status < 500)
       return consul_reply{res.status, std::move(res.body), index_of(res)};
     problem = sent ? where + ": HTTP " + std::to_string(res.status) + " " +

@@ -60,28 +60,18 @@ bool post(httplib::Client& client, const std::string& path,
   req.headers = headers;
   req.body = body;
   req.set_header("Content-Type", "application/json");
-  std::string received;
-  too_large = false;
+  bounded_body received{limit};
   req.content_receiver = [&](const char* data, size_t size, uint64_t,
-                             uint64_t) {
-    too_large = received.size() + size > limit;
-    if (!too_large)
-      received.append(data, size);
-    return !too_large;
-  };
+                             uint64_t) { return received.append(data, size); };
   bool sent = client.send(req, res, error);
-  res.body = std::move(received);
+  res.body = std::move(received.body);
+  too_large = received.too_large;
   if (too_large)
     return false;
   if (sent)
     return true;
   return error == httplib::Error::Read && res.status > 0 &&
          is_complete_json(res.body);
-}
-
-std::string over_limit(size_t limit) {
-  return "response over service_discovery.limits.max_response_bytes (" +
-         std::to_string(limit) + " bytes)";
 }
 
 } // namespace
@@ -146,11 +136,11 @@ caf::error etcd_connection::authenticate(size_t member) {
   if (!post(client, "/v3/auth/authenticate", {},
             etcd::authenticate_request(opts.username, opts.password),
             opts.max_response_bytes, reply, error, too_large))
-    return make_error(too_large ? errc::backend_rejected
-                                : errc::backend_unavailable,
-                      "etcd " + members_->url(member) + ": authenticate: " +
-                          (too_large ? over_limit(opts.max_response_bytes)
-                                     : httplib::to_string(error)));
+    return make_error(
+        too_large ? errc::backend_rejected : errc::backend_unavailable,
+        "etcd " + members_->url(member) + ": authenticate: " +
+            (too_large ? response_over_limit(opts.max_response_bytes)
+                       : httplib::to_string(error)));
   if (res->status != 200) {
     auto err = etcd::decode_gateway_error(res->body);
     // Never echo the password; etcd's message names only the failure.
@@ -208,7 +198,7 @@ etcd_connection::attempt(size_t member, const std::string& path,
     last_member_ = member;
     // Another member would send the same: the content is at fault.
     if (too_large) {
-      response = over_limit(members_->options().max_response_bytes);
+      response = response_over_limit(members_->options().max_response_bytes);
       return attempt_status::rejected;
     }
     if (!received) {
@@ -345,10 +335,8 @@ etcd_connection::stream(const std::string& path, const std::string& body,
     return interrupted_error();
   if (too_large)
     return make_error(errc::backend_rejected,
-                      "etcd " + members_->url(member) + path +
-                          ": watch message over "
-                          "service_discovery.limits.max_response_bytes (" +
-                          std::to_string(opts.max_response_bytes) + " bytes)");
+                      "etcd " + members_->url(member) + path + ": watch " +
+                          response_over_limit(opts.max_response_bytes));
   // A final message without a newline (e.g. an error body).
   if (!buffer.empty() && !on_line(buffer))
     return {};

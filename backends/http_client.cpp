@@ -26,4 +26,9 @@ make_http_client(const std::string& url, const http_client_settings& settings) {
   return client;
 }
 
+std::string response_over_limit(size_t limit) {
+  return "response over service_discovery.limits.max_response_bytes (" +
+         std::to_string(limit) + " bytes)";
+}
+
 } // namespace orasi::backends

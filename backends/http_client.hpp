@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -25,5 +26,26 @@ struct http_client_settings {
 /// clients up front, so that this happens at construction).
 std::unique_ptr<httplib::Client>
 make_http_client(const std::string& url, const http_client_settings& settings);
+
+/// A response body of at most `limit` bytes (service_discovery.limits.
+/// max_response_bytes), fed by a request's content_receiver: append()
+/// returns false, which makes httplib cut the response off, once the body
+/// would grow past the limit.
+struct bounded_body {
+  explicit bounded_body(size_t max_bytes) : limit(max_bytes) {}
+  bool append(const char* data, size_t size) {
+    too_large = body.size() + size > limit;
+    if (!too_large)
+      body.append(data, size);
+    return !too_large;
+  }
+
+  size_t limit;
+  std::string body;
+  bool too_large = false;
+};
+
+/// "response over service_discovery.limits.max_response_bytes (N bytes)".
+std::string response_over_limit(size_t limit);
 
 } // namespace orasi::backends
