@@ -61,8 +61,10 @@ cmake --build build-asan -j2 --target "${test_binaries[@]}"
 
 step "ThreadSanitizer (build-tsan)"
 bash scripts/build-caf-tsan.sh build-tsan/caf
+# -Wno-tsan: GCC warns at every std::atomic_thread_fence (Asio's, through
+# libstdc++) that TSan does not model fences; that can only add reports.
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1" \
+  -DCMAKE_CXX_FLAGS="-fsanitize=thread -O1 -Wno-tsan" \
   -DORASI_BUILD_BENCH=OFF -DORASI_BUILD_EXAMPLES=OFF \
   -DORASI_TEST_TIMEOUT=600 >/dev/null
 cmake --build build-tsan -j2 --target actor_tests integration_tests orasi-discovery
