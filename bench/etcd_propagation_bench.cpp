@@ -118,7 +118,7 @@ orasi::ServiceInfo make_service(size_t i) {
                    {"protocol", "http"}};
   for (size_t j = 0; j < 2 + i % 2; ++j) {
     orasi::ServiceEndpoint endpoint;
-    std::snprintf(buffer, sizeof buffer, "http://10.%zu.%zu.%zu:%zu",
+    std::snprintf(buffer, sizeof buffer, "http://127.%zu.%zu.%zu:%zu",
                   i / 250 % 256, i % 250, 10 + j, 8000 + i % 100);
     endpoint.url = buffer;
     endpoint.weight = j == 0 ? 2 : 1;

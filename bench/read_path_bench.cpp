@@ -66,7 +66,7 @@ orasi::ServiceEndpoint make_endpoint(size_t i, size_t j,
   static const char* const zones[] = {"eu-west-1a", "eu-west-1b", "eu-west-1c"};
   orasi::ServiceEndpoint endpoint;
   endpoint.url =
-      format("http://10.%zu.%zu.%zu", i / 250 % 256, i % 250, 10 + j) +
+      format("http://127.%zu.%zu.%zu", i / 250 % 256, i % 250, 10 + j) +
       format(":%zu", 8000 + i % 100);
   endpoint.weight = j == 0 ? 2 : 1;
   endpoint.health_status = endpoint_health(i, j);

@@ -22,9 +22,9 @@ struct limits_fixture : actor_fixture {
       std::make_shared<std::atomic<uint64_t>>(0);
 
   limits_fixture() {
-    source->services["a-1"] = make_service("a", {"http://10.0.0.1:80"});
+    source->services["a-1"] = make_service("a", {"http://127.0.0.1:80"});
     source->services["b-1"] =
-        make_service("b", {"http://10.0.0.2:80", "http://10.0.0.3:80"});
+        make_service("b", {"http://127.0.0.2:80", "http://127.0.0.3:80"});
     auto options = make_options();
     options.backend.limits = backend_limits{3, 5};
     options.backend.limit_refusals = refusals;
@@ -40,7 +40,7 @@ struct limits_fixture : actor_fixture {
   static ServiceInfo with_endpoints(const std::string& name, int count) {
     std::vector<std::string> urls;
     for (int i = 0; i < count; ++i)
-      urls.push_back("http://10.1.0." + std::to_string(i + 1) + ":80");
+      urls.push_back("http://127.1.0." + std::to_string(i + 1) + ":80");
     return make_service(name, urls);
   }
 
@@ -140,7 +140,7 @@ TEST_CASE_METHOD(limits_fixture,
   backends::source_update delta;
   delta.full = false;
   delta.listing.services["a-1"] = with_endpoints("a", 4); // 2 + 4 > 5
-  delta.listing.services["c-1"] = make_service("c", {"http://10.0.0.9:80"});
+  delta.listing.services["c-1"] = make_service("c", {"http://127.0.0.9:80"});
   push(delta);
   CHECK(store->load()->services.at("a-1") == a_before);
   CHECK(has("c-1"));

@@ -36,7 +36,7 @@ struct storm_fixture : actor_fixture {
     spdlog::set_level(spdlog::level::warn);
     for (size_t i = 0; i < endpoint_count; ++i)
       source->services["s-" + std::to_string(i)] =
-          make_service("s", {"http://10.2." + std::to_string(i / 250) + "." +
+          make_service("s", {"http://127.2." + std::to_string(i / 250) + "." +
                              std::to_string(i % 250) + ":80"});
     auto settings = test_probe_settings();
     settings.thresholds = health_thresholds{1, 1}; // every storm flips all

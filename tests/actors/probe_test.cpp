@@ -11,7 +11,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string endpoint = "http://10.0.0.7:8080/api/";
+const std::string endpoint = "http://127.0.0.7:8080/api/";
 
 struct recorded_outcome {
   probe_outcome outcome;
@@ -175,7 +175,7 @@ TEST_CASE_METHOD(probe_fixture,
   spawn_probe(test_probe_settings());
   run_until_attempts(1);
   auto& request = script->attempts.front().request;
-  CHECK(request.target.host == "10.0.0.7");
+  CHECK(request.target.host == "127.0.0.7");
   CHECK(request.target.port == 8080);
   CHECK(request.target.path == "/api/health");
   CHECK(request.timeout == 2s);
@@ -231,7 +231,7 @@ TEST_CASE_METHOD(probe_fixture,
                  "probe: an endpoint URL that cannot be probed fails every "
                  "check without an attempt",
                  "[probe]") {
-  spawn_probe(test_probe_settings(), "ftp://10.0.0.7/");
+  spawn_probe(test_probe_settings(), "ftp://127.0.0.7/");
   advance(1s);
   REQUIRE(outcomes->size() == 1);
   CHECK(outcomes->front().outcome.failure == probe_failure::invalid_url);

@@ -15,7 +15,7 @@ struct started_fixture : actor_fixture {
   supervisor_actor sup;
 
   started_fixture() {
-    source->services["api-1"] = make_service("api", {"http://10.0.0.1:80"});
+    source->services["api-1"] = make_service("api", {"http://127.0.0.1:80"});
     sup = spawn_supervisor();
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
   }
@@ -38,7 +38,7 @@ TEST_CASE_METHOD(started_fixture,
                  "read-your-writes",
                  "[registry]") {
   auto version = ask<uint64_t>(sup, register_atom::value, std::string{"web-1"},
-                               make_service("web", {"http://10.0.0.5:80"}));
+                               make_service("web", {"http://127.0.0.5:80"}));
   REQUIRE(version);
   // The reply means: the snapshot readers see already contains the write.
   auto snapshot = store->load();
@@ -69,13 +69,13 @@ TEST_CASE_METHOD(started_fixture,
   REQUIRE(ask<uint64_t>(sup, subscribe_atom::value, recorder));
   REQUIRE(ask<uint64_t>(sup, subscribe_atom::value, recorder)); // twice: once
   REQUIRE(ask<uint64_t>(sup, register_atom::value, std::string{"b-1"},
-                        make_service("b", {"http://10.0.0.6:80"})));
+                        make_service("b", {"http://127.0.0.6:80"})));
   REQUIRE(ask<uint64_t>(sup, register_atom::value, std::string{"c-1"},
-                        make_service("c", {"http://10.0.0.7:80"})));
+                        make_service("c", {"http://127.0.0.7:80"})));
   // A re-list with identical content publishes no version.
   REQUIRE(ask<uint64_t>(sup, reload_atom::value));
   // A passing check below the threshold changes nothing visible.
-  outcome("api-1", "http://10.0.0.1:80", true);
+  outcome("api-1", "http://127.0.0.1:80", true);
   REQUIRE(ask<uint64_t>(sup, deregister_atom::value, std::string{"b-1"}));
   CHECK(*seen == std::vector<uint64_t>{1, 2, 3, 4});
   CHECK(store->load()->version == 4);
@@ -90,7 +90,7 @@ TEST_CASE_METHOD(started_fixture,
                  "probe outcomes move endpoints through the "
                  "threshold machine",
                  "[registry][thresholds]") {
-  const std::string url = "http://10.0.0.1:80";
+  const std::string url = "http://127.0.0.1:80";
   // The backend declared Unknown; success_threshold = 2.
   outcome("api-1", url, true);
   CHECK(endpoint_state("api-1", 0) == EndpointHealthStatus::Unknown);
@@ -117,19 +117,19 @@ TEST_CASE_METHOD(started_fixture,
                  "[registry][derivation]") {
   REQUIRE(ask<uint64_t>(
       sup, register_atom::value, std::string{"db-1"},
-      make_service("db", {"http://10.0.1.1:5432", "http://10.0.1.2:5432"})));
+      make_service("db", {"http://127.0.1.1:5432", "http://127.0.1.2:5432"})));
   auto service_state = [&] {
     return store->load()->services.at("db-1").health_status;
   };
   CHECK(service_state() == ServiceHealthStatus::Unknown); // all Unknown
   for (int i = 0; i < 3; ++i)
-    outcome("db-1", "http://10.0.1.1:5432", false);
+    outcome("db-1", "http://127.0.1.1:5432", false);
   CHECK(service_state() == ServiceHealthStatus::Unhealthy); // none Healthy
   for (int i = 0; i < 2; ++i)
-    outcome("db-1", "http://10.0.1.2:5432", true);
+    outcome("db-1", "http://127.0.1.2:5432", true);
   CHECK(service_state() == ServiceHealthStatus::Degraded); // mixed
   for (int i = 0; i < 2; ++i)
-    outcome("db-1", "http://10.0.1.1:5432", true);
+    outcome("db-1", "http://127.0.1.1:5432", true);
   CHECK(service_state() == ServiceHealthStatus::Healthy); // all Healthy
   auto routable = store->load()->healthy.at("db-1");
   CHECK(routable.endpoints.size() == 2);
@@ -146,7 +146,7 @@ TEST_CASE_METHOD(started_fixture,
                  "[registry][backend]") {
   backends::source_update update;
   update.listing.services["new-1"] =
-      make_service("new", {"http://10.0.2.1:80"});
+      make_service("new", {"http://127.0.2.1:80"});
   update.listing.revision = 7;
   source->poll_update = update;
   advance(999ms);
@@ -185,7 +185,7 @@ TEST_CASE_METHOD(started_fixture,
 
 TEST_CASE_METHOD(started_fixture, "the refresh interval re-lists the backend",
                  "[registry][backend]") {
-  source->services["late-1"] = make_service("late", {"http://10.0.3.1:80"});
+  source->services["late-1"] = make_service("late", {"http://127.0.3.1:80"});
   advance(29s);
   CHECK(store->load()->services.count("late-1") == 0);
   advance(1s);

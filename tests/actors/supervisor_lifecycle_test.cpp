@@ -16,7 +16,7 @@ errc code_of(const caf::error& err) {
 
 TEST_CASE_METHOD(actor_fixture, "start lists the backend and runs",
                  "[supervisor][lifecycle]") {
-  source->services["api-1"] = make_service("api", {"http://10.0.0.1:80"});
+  source->services["api-1"] = make_service("api", {"http://127.0.0.1:80"});
   auto sup = spawn_supervisor();
   CHECK(lifecycle(sup) == lifecycle_state::stopped);
   auto version = ask<uint64_t>(sup, start_atom::value);
@@ -77,7 +77,7 @@ TEST_CASE_METHOD(actor_fixture,
                  "stop ends every child and keeps the last "
                  "snapshot readable",
                  "[supervisor][lifecycle]") {
-  source->services["api-1"] = make_service("api", {"http://10.0.0.1:80"});
+  source->services["api-1"] = make_service("api", {"http://127.0.0.1:80"});
   auto sup = spawn_supervisor();
   REQUIRE(ask<uint64_t>(sup, start_atom::value));
   auto [registry, backend] = children(sup);
@@ -148,7 +148,7 @@ TEST_CASE_METHOD(actor_fixture, "writes need a running system",
                  "[supervisor][lifecycle]") {
   auto sup = spawn_supervisor();
   auto written = ask<uint64_t>(sup, register_atom::value, std::string{"x-1"},
-                               make_service("x", {"http://10.0.0.9:1"}));
+                               make_service("x", {"http://127.0.0.9:1"}));
   REQUIRE(!written);
   CHECK(code_of(written.error()) == errc::not_running);
   auto removed = ask<uint64_t>(sup, deregister_atom::value, std::string{"x-1"});
@@ -158,11 +158,11 @@ TEST_CASE_METHOD(actor_fixture, "writes need a running system",
 
 TEST_CASE_METHOD(actor_fixture, "stop then start again continues versions",
                  "[supervisor][lifecycle]") {
-  source->services["a-1"] = make_service("a", {"http://10.0.0.1:80"});
+  source->services["a-1"] = make_service("a", {"http://127.0.0.1:80"});
   auto sup = spawn_supervisor();
   REQUIRE(ask<uint64_t>(sup, start_atom::value));
   REQUIRE(ask<caf::ok_atom>(sup, stop_atom::value));
-  source->services["b-1"] = make_service("b", {"http://10.0.0.2:80"});
+  source->services["b-1"] = make_service("b", {"http://127.0.0.2:80"});
   auto version = ask<uint64_t>(sup, start_atom::value);
   REQUIRE(version);
   CHECK(*version == 2);

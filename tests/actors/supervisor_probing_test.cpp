@@ -12,11 +12,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string url_a = "http://10.0.0.1:80";
-const std::string url_b = "http://10.0.0.2:80";
+const std::string url_a = "http://127.0.0.1:80";
+const std::string url_b = "http://127.0.0.2:80";
 
 std::string url_n(int i) {
-  return "http://10.0.1." + std::to_string(i) + ":80";
+  return "http://127.0.1." + std::to_string(i) + ":80";
 }
 
 struct probing_fixture : actor_fixture {

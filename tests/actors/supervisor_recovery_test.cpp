@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string api_url = "http://10.0.0.1:80";
+const std::string api_url = "http://127.0.0.1:80";
 
 struct recovery_fixture : actor_fixture {
   supervisor_actor sup;
@@ -93,7 +93,7 @@ TEST_CASE_METHOD(recovery_fixture,
                  "results for an endpoint that is gone are "
                  "ignored",
                  "[supervisor][thresholds]") {
-  caf::anon_send(sup, probe_outcome{"ghost-1", "http://10.9.9.9:80", true, 200,
+  caf::anon_send(sup, probe_outcome{"ghost-1", "http://127.9.9.9:80", true, 200,
                                     caf::timespan{0}, ""});
   sched.run();
   auto version = store->load()->version;
@@ -114,7 +114,7 @@ TEST_CASE_METHOD(recovery_fixture,
   advance(100ms); // registry back, same content: no new version
   CHECK(*seen == std::vector<uint64_t>{1});
   REQUIRE(ask<uint64_t>(sup, register_atom::value, std::string{"b-1"},
-                        make_service("b", {"http://10.0.0.2:80"})));
+                        make_service("b", {"http://127.0.0.2:80"})));
   CHECK(*seen == std::vector<uint64_t>{1, 2});
 }
 
@@ -124,7 +124,7 @@ TEST_CASE_METHOD(recovery_fixture,
                  "[supervisor][restart]") {
   crash(children(sup).first.address());
   auto written = ask<uint64_t>(sup, register_atom::value, std::string{"w-1"},
-                               make_service("w", {"http://10.0.0.3:80"}));
+                               make_service("w", {"http://127.0.0.3:80"}));
   REQUIRE(!written);
   CHECK(static_cast<errc>(written.error().code()) == errc::backend_unavailable);
   CHECK_THAT(error_message(written.error()), Catch::Contains("registry"));

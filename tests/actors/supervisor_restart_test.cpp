@@ -16,7 +16,7 @@ struct running_fixture : actor_fixture {
 
   running_fixture() {
     source->services["api-1"] =
-        make_service("api", {"http://10.0.0.1:80", "http://10.0.0.2:80"});
+        make_service("api", {"http://127.0.0.1:80", "http://127.0.0.2:80"});
     sup = spawn_supervisor();
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
   }
@@ -54,7 +54,7 @@ TEST_CASE_METHOD(running_fixture,
   CHECK(lifecycle(sup) == lifecycle_state::running);
   // Writes work through the new backend.
   auto version = ask<uint64_t>(sup, register_atom::value, std::string{"w-1"},
-                               make_service("w", {"http://10.0.0.3:80"}));
+                               make_service("w", {"http://127.0.0.3:80"}));
   REQUIRE(version);
   CHECK(store->load()->services.count("w-1") == 1);
 }
@@ -97,8 +97,8 @@ TEST_CASE_METHOD(running_fixture,
   auto recorder = spawn_version_recorder(sys, seen);
   REQUIRE(ask<uint64_t>(sup, subscribe_atom::value, recorder));
   CHECK(*seen == std::vector<uint64_t>{1});
-  send_outcome("http://10.0.0.1:80", true);
-  send_outcome("http://10.0.0.1:80", true); // Healthy after 2 passes
+  send_outcome("http://127.0.0.1:80", true);
+  send_outcome("http://127.0.0.1:80", true); // Healthy after 2 passes
   auto before = store->load();
   REQUIRE(before->version == 2);
   REQUIRE(before->services.at("api-1").health_status ==
@@ -117,8 +117,8 @@ TEST_CASE_METHOD(running_fixture,
   CHECK(after->services == before->services);
 
   // The subscription survived: the next change reaches the recorder once.
-  send_outcome("http://10.0.0.2:80", true);
-  send_outcome("http://10.0.0.2:80", true);
+  send_outcome("http://127.0.0.2:80", true);
+  send_outcome("http://127.0.0.2:80", true);
   CHECK(store->load()->services.at("api-1").health_status ==
         ServiceHealthStatus::Healthy);
   CHECK(seen->back() == 3);
@@ -143,7 +143,7 @@ TEST_CASE_METHOD(running_fixture,
                  "[supervisor][restart]") {
   crash(children(sup).second.address());
   auto written = ask<uint64_t>(sup, register_atom::value, std::string{"w-1"},
-                               make_service("w", {"http://10.0.0.3:80"}));
+                               make_service("w", {"http://127.0.0.3:80"}));
   REQUIRE(!written);
   CHECK(static_cast<errc>(written.error().code()) == errc::backend_unavailable);
 }

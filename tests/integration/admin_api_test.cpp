@@ -23,7 +23,7 @@ const std::string launcher = ORASI_LAUNCHER_PATH;
 const std::string token = "s3cret-admin-token";
 
 const std::string web_body =
-    R"({"name":"web","endpoints":[{"url":"http://10.7.0.1:80"}]})";
+    R"({"name":"web","endpoints":[{"url":"http://127.7.0.1:80"}]})";
 
 struct admin_launcher {
   orasi::test::temp_config_file file{

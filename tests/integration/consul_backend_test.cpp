@@ -89,21 +89,21 @@ EndpointHealthStatus health_of(ServiceDiscovery& discovery,
 TEST_CASE("consul: discovery maps instances, addresses and check states",
           "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   auto fallback = instance("web-b", "web", "", 8081, "warning");
   fallback.node = "node2";
-  fallback.node_address = "10.9.9.9";
+  fallback.node_address = "127.9.9.9";
   agent.register_instance(fallback);
-  agent.register_instance(instance("db-1", "db", "10.0.1.1", 5432, "critical"));
+  agent.register_instance(instance("db-1", "db", "127.0.1.1", 5432, "critical"));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   auto services = discovery.get_services();
   REQUIRE(services.size() == 2); // "consul" itself is not selected
   const auto& web = services.at("web");
   REQUIRE(web.endpoints.size() == 2);
-  CHECK(web.endpoints[0].url == "http://10.0.0.1:8080");
+  CHECK(web.endpoints[0].url == "http://127.0.0.1:8080");
   CHECK(web.endpoints[0].health_status == EndpointHealthStatus::Healthy);
-  CHECK(web.endpoints[1].url == "http://10.9.9.9:8081"); // Node.Address
+  CHECK(web.endpoints[1].url == "http://127.9.9.9:8081"); // Node.Address
   CHECK(web.endpoints[1].degraded);                      // warning
   CHECK(health_of(discovery, "db") == EndpointHealthStatus::Unhealthy);
   CHECK(discovery.backend_metrics().backend == "consul");
@@ -111,12 +111,12 @@ TEST_CASE("consul: discovery maps instances, addresses and check states",
 
 TEST_CASE("consul: changes arrive by blocking queries", "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   // A new service, a check going critical, an instance leaving: each seen
   // well within one wait (2 s), so by a query that returned early.
-  agent.register_instance(instance("api-1", "api", "10.0.2.1", 9000));
+  agent.register_instance(instance("api-1", "api", "127.0.2.1", 9000));
   CHECK(eventually([&] { return discovery.get_service("api").has_value(); },
                    1500ms));
   agent.set_check_status("web-a", "critical");
@@ -148,7 +148,7 @@ TEST_CASE("consul: register and deregister through the API",
   discovery.start();
   ServiceInfo info;
   info.name = "payments";
-  info.endpoints.push_back(ServiceEndpoint{"http://10.0.5.1:7000",
+  info.endpoints.push_back(ServiceEndpoint{"http://127.0.5.1:7000",
                                            3,
                                            EndpointHealthStatus::Unknown,
                                            {{"zone", "b"}}});
@@ -158,12 +158,12 @@ TEST_CASE("consul: register and deregister through the API",
   auto sent = agent.registered("payments");
   REQUIRE(sent);
   CHECK(sent->name == "payments");
-  CHECK(sent->address == "10.0.5.1");
+  CHECK(sent->address == "127.0.5.1");
   CHECK(sent->port == 7000);
   CHECK(sent->meta.at("zone") == "b");
   CHECK(sent->weight_passing == 3);
   REQUIRE(sent->check);
-  CHECK(sent->check->http == "http://10.0.5.1:7000/ready");
+  CHECK(sent->check->http == "http://127.0.5.1:7000/ready");
   CHECK(sent->check->interval == "7s");
   CHECK(sent->check->timeout == "1500ms");
   CHECK(sent->check->deregister_critical_service_after == "120s");
@@ -204,7 +204,7 @@ TEST_CASE("consul: datacenter and token go with every request, the token "
   options.datacenter = "eu-west";
   options.acl_token = "s3cr3t-token";
   consul_emulator agent{options};
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   auto config = consul_config(agent);
   config.service_discovery.consul.datacenter = "eu-west";
   config.service_discovery.consul.token = "s3cr3t-token";
@@ -214,7 +214,7 @@ TEST_CASE("consul: datacenter and token go with every request, the token "
   ServiceInfo info;
   info.name = "api";
   info.endpoints.push_back(ServiceEndpoint{
-      "http://10.0.3.1:80", 1, EndpointHealthStatus::Unknown, {}});
+      "http://127.0.3.1:80", 1, EndpointHealthStatus::Unknown, {}});
   discovery.register_service("api", info);
   for (const auto& request : agent.request_log()) {
     CAPTURE(request.target);
@@ -248,8 +248,8 @@ TEST_CASE("consul: agent down -> stale, last services served -> back -> "
           "converged",
           "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
-  agent.register_instance(instance("db-1", "db", "10.0.1.1", 5432));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
+  agent.register_instance(instance("db-1", "db", "127.0.1.1", 5432));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   agent.stop();
@@ -258,7 +258,7 @@ TEST_CASE("consul: agent down -> stale, last services served -> back -> "
   CHECK(discovery.backend_metrics().stale);
   // Changes while it is down show up once it is back.
   agent.deregister_instance("db-1");
-  agent.register_instance(instance("api-1", "api", "10.0.2.1", 9000));
+  agent.register_instance(instance("api-1", "api", "127.0.2.1", 9000));
   agent.restart();
   CHECK(eventually([&] { return !discovery.snapshot()->stale; }, 10s));
   CHECK(converges(discovery, agent));
@@ -271,13 +271,13 @@ TEST_CASE("consul: an index that goes backwards resets the loops",
   test::consul_emulator_options options;
   options.start_index = 1000;
   consul_emulator agent{options};
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   // The agent comes back with a much lower index: blocking on the old one
   // would wait forever; the loops must start over.
   agent.restart(5);
-  agent.register_instance(instance("api-1", "api", "10.0.2.1", 9000));
+  agent.register_instance(instance("api-1", "api", "127.0.2.1", 9000));
   agent.set_check_status("web-a", "critical");
   CHECK(
       eventually([&] { return discovery.get_service("api").has_value(); }, 6s));
@@ -294,7 +294,7 @@ TEST_CASE("consul: a 500 storm marks the data stale, backs off, and "
           "recovers",
           "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   auto before = agent.request_count();
@@ -305,7 +305,7 @@ TEST_CASE("consul: a 500 storm marks the data stale, backs off, and "
   // not a hammering.
   CHECK(agent.request_count() - before < 60);
   CHECK(discovery.get_services().size() == 1);
-  agent.register_instance(instance("api-1", "api", "10.0.2.1", 9000));
+  agent.register_instance(instance("api-1", "api", "127.0.2.1", 9000));
   agent.set_failure_mode(0);
   CHECK(eventually([&] { return !discovery.snapshot()->stale; }, 10s));
   CHECK(converges(discovery, agent));
@@ -314,7 +314,7 @@ TEST_CASE("consul: a 500 storm marks the data stale, backs off, and "
 TEST_CASE("consul: an answer that is not JSON is skipped and counted",
           "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("web-a", "web", "10.0.0.1", 8080));
+  agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   auto before = discovery.get_service("web");
@@ -331,11 +331,11 @@ TEST_CASE("consul: an answer that is not JSON is skipped and counted",
 TEST_CASE("consul: service_prefix selects by name prefix or tag",
           "[consul][backend]") {
   consul_emulator agent;
-  agent.register_instance(instance("a", "orasi-web", "10.0.0.1", 80));
-  auto tagged = instance("b", "billing", "10.0.0.2", 80);
+  agent.register_instance(instance("a", "orasi-web", "127.0.0.1", 80));
+  auto tagged = instance("b", "billing", "127.0.0.2", 80);
   tagged.tags = {"orasi-"};
   agent.register_instance(tagged);
-  agent.register_instance(instance("c", "other", "10.0.0.3", 80));
+  agent.register_instance(instance("c", "other", "127.0.0.3", 80));
   auto config = consul_config(agent);
   config.service_discovery.consul.service_prefix = "orasi-";
   ServiceDiscovery discovery{config};

@@ -130,7 +130,7 @@ void require_same_shape(const json::value& got, const json::value& want,
 
 consul_instance web(const std::string& id, const std::string& status,
                     const std::string& node = {},
-                    const std::string& address = "10.0.0.11") {
+                    const std::string& address = "127.0.0.11") {
   consul_instance instance;
   instance.id = id;
   instance.name = "web";
@@ -199,7 +199,7 @@ TEST_CASE("consul emulator: health and catalog answers have the shapes of "
   one.tags = {"v1", "primary"};
   consul.register_instance(one);
   auto two = web("web-2", "warning", "node2", "");
-  two.node_address = "10.0.0.2";
+  two.node_address = "127.0.0.2";
   two.meta.clear();
   consul.register_instance(two);
 
@@ -212,7 +212,7 @@ TEST_CASE("consul emulator: health and catalog answers have the shapes of "
   REQUIRE(entries.size() == 2);
   // The second instance has no address of its own: the node's applies.
   CHECK(entries[1].at("Service").at("Address") == "");
-  CHECK(entries[1].at("Node").at("Address") == "10.0.0.2");
+  CHECK(entries[1].at("Node").at("Address") == "127.0.0.2");
   CHECK(entries[1].at("Checks").at(1).at("Status") == "warning");
   CHECK(entries[1].at("Checks").at(0).at("CheckID") == "serfHealth");
 
@@ -441,7 +441,7 @@ TEST_CASE("consul emulator: an agent registration reaches the catalog with "
   CHECK(reg->name == "web");
   CHECK(reg->weight_passing == 10);
   REQUIRE(reg->check);
-  CHECK(reg->check->http == "http://10.0.0.11:8080/health");
+  CHECK(reg->check->http == "http://127.0.0.11:8080/health");
   CHECK(reg->check->interval == "10s");
   CHECK(reg->check->timeout == "5s");
   CHECK(reg->check->deregister_critical_service_after == "90m");

@@ -23,7 +23,7 @@ test::consul_instance instance(const std::string& id, const std::string& name) {
   test::consul_instance in;
   in.id = id;
   in.name = name;
-  in.address = "10.0.0.1";
+  in.address = "127.0.0.1";
   in.port = 80;
   in.checks.push_back(test::consul_check{});
   return in;
@@ -134,7 +134,7 @@ TEST_CASE("consul: a registration is removed from the agent that holds it, "
   options.watch = false;
   consul_source source{options};
   REQUIRE(source.list());
-  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://10.0.0.5:70")));
+  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://127.0.0.5:70")));
   REQUIRE(a.instance("pay"));
   a.stop();
   CHECK(source.list()); // fails over to b
@@ -142,7 +142,7 @@ TEST_CASE("consul: a registration is removed from the agent that holds it, "
   CHECK_FALSE(source.remove("pay"));
   CHECK_FALSE(a.instance("pay"));
   // And stop() withdraws from the right agent too.
-  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://10.0.0.5:70")));
+  REQUIRE_FALSE(source.put("pay", one_endpoint("pay", "http://127.0.0.5:70")));
   auto holder = b.instance("pay") ? &b : &a;
   source.suspend();
   CHECK_FALSE(holder->instance("pay"));
@@ -158,19 +158,19 @@ TEST_CASE("consul: ids are escaped in URLs and instance IDs of another "
   options.watch = false;
   consul_source source{options};
   REQUIRE(source.list());
-  REQUIRE_FALSE(source.put("web?x", one_endpoint("odd", "http://10.0.0.7:80")));
+  REQUIRE_FALSE(source.put("web?x", one_endpoint("odd", "http://127.0.0.7:80")));
   CHECK(agent.instance("web?x"));
   REQUIRE_FALSE(source.remove("web?x"));
   CHECK_FALSE(agent.instance("web?x"));
   CHECK(agent.instance("web")); // untouched
 
-  ServiceInfo two = one_endpoint("a", "http://10.0.0.1:80");
+  ServiceInfo two = one_endpoint("a", "http://127.0.0.1:80");
   two.endpoints.push_back(two.endpoints[0]);
-  two.endpoints[1].url = "http://10.0.0.2:80";
+  two.endpoints[1].url = "http://127.0.0.2:80";
   REQUIRE_FALSE(source.put("a", two)); // instances a-0 and a-1
-  auto clash = source.put("a-0", one_endpoint("x", "http://10.0.0.3:80"));
+  auto clash = source.put("a-0", one_endpoint("x", "http://127.0.0.3:80"));
   REQUIRE(clash);
   CHECK_THAT(error_message(clash), Catch::Contains("belongs to service"));
-  CHECK(agent.instance("a-0")->address == "10.0.0.1");
+  CHECK(agent.instance("a-0")->address == "127.0.0.1");
   source.suspend();
 }

@@ -38,7 +38,7 @@ TEST_CASE("consul over TLS: verified with the configured CA, refused "
             [](const httplib::Request&, httplib::Response& res) {
               res.set_header("X-Consul-Index", "7");
               res.set_content(
-                  R"([{"Node":{"Node":"n1","Address":"10.0.0.1"},)"
+                  R"([{"Node":{"Node":"n1","Address":"127.0.0.1"},)"
                   R"("Service":{"ID":"web-1","Service":"web","Address":"",)"
                   R"("Port":8080,"Meta":{}},)"
                   R"("Checks":[{"CheckID":"serfHealth","Status":"passing"}]}])",
@@ -55,7 +55,7 @@ TEST_CASE("consul over TLS: verified with the configured CA, refused "
     ConsulBackend trusted{"", std::nullopt, url, settings};
     auto services = trusted.discover_services();
     REQUIRE(services.count("web") == 1);
-    CHECK(services.at("web").endpoints.at(0).url == "http://10.0.0.1:8080");
+    CHECK(services.at("web").endpoints.at(0).url == "http://127.0.0.1:8080");
 
     ConsulConfig no_ca;
     no_ca.dial_timeout = 1s;

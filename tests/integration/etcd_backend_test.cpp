@@ -101,7 +101,7 @@ void put_services(etcd_cluster& cluster, const std::string& tag, int count) {
   for (int i = 0; i < count; ++i) {
     auto id = tag + "-" + std::to_string(i);
     cluster.put(services_prefix + id,
-                value_of(tag, "http://10.1.0." + std::to_string(i) + ":80"));
+                value_of(tag, "http://127.1.0." + std::to_string(i) + ":80"));
   }
 }
 
@@ -144,21 +144,21 @@ TEST_CASE("etcd: the initial listing, then etcdctl puts and deletes arrive "
   CHECK(discovery.get_services().size() == 3);
   CHECK(registry_equals_etcd(discovery, cluster));
 
-  cluster.put(services_prefix + "new-1", value_of("new", "http://10.2.0.1:80"));
+  cluster.put(services_prefix + "new-1", value_of("new", "http://127.2.0.1:80"));
   CHECK(eventually([&] { return discovery.get_service("new-1").has_value(); },
                    2s));
-  cluster.put(services_prefix + "new-1", value_of("new", "http://10.2.0.2:80"));
+  cluster.put(services_prefix + "new-1", value_of("new", "http://127.2.0.2:80"));
   CHECK(eventually(
       [&] {
         auto found = discovery.get_service("new-1");
-        return found && found->endpoints.at(0).url == "http://10.2.0.2:80";
+        return found && found->endpoints.at(0).url == "http://127.2.0.2:80";
       },
       2s));
   cluster.del(services_prefix + "seed-0");
   CHECK(eventually([&] { return !discovery.get_service("seed-0"); }, 2s));
   // Keys outside <prefix>/services/ are not services.
-  cluster.put("/orasi/other/x", value_of("x", "http://10.3.0.1:80"));
-  cluster.put("/elsewhere/services/y", value_of("y", "http://10.3.0.1:80"));
+  cluster.put("/orasi/other/x", value_of("x", "http://127.3.0.1:80"));
+  cluster.put("/elsewhere/services/y", value_of("y", "http://127.3.0.1:80"));
   CHECK(converges(discovery, cluster));
   CHECK(discovery.get_services().size() == 3);
   CHECK(discovery.backend_metrics().backend == "etcd");
@@ -171,7 +171,7 @@ TEST_CASE("etcd: a registration is an etcd key on this instance's lease, "
   etcd_cluster cluster;
   ServiceDiscovery discovery{etcd_config(cluster.client_urls())};
   discovery.start();
-  auto info = service("api", {"http://10.0.0.1:8080"});
+  auto info = service("api", {"http://127.0.0.1:8080"});
   discovery.register_service("api-1", info);
   // Read-your-writes: visible at once on this instance.
   REQUIRE(discovery.get_service("api-1"));
@@ -218,14 +218,14 @@ TEST_CASE("etcd: a garbage value is skipped and counted, and never wipes "
   // A bad write over a good value keeps the last good one.
   auto before = discovery.get_service("ok-0");
   cluster.put(services_prefix + "ok-0", R"({"name": 42})");
-  cluster.put(services_prefix + "ok-2", value_of("ok", "http://10.1.0.2:80"));
+  cluster.put(services_prefix + "ok-2", value_of("ok", "http://127.1.0.2:80"));
   REQUIRE(eventually([&] { return discovery.get_service("ok-2").has_value(); },
                      2s));
   CHECK(discovery.get_service("ok-0") == before);
   CHECK(discovery.get_services().size() == 3);
   CHECK(discovery.backend_metrics().unreadable_values == 2);
   // Fixed, it is taken.
-  cluster.put(services_prefix + "ok-0", value_of("ok", "http://10.9.9.9:80"));
+  cluster.put(services_prefix + "ok-0", value_of("ok", "http://127.9.9.9:80"));
   CHECK(converges(discovery, cluster));
 }
 
@@ -245,7 +245,7 @@ TEST_CASE("etcd: killing the member the client watches loses no update",
   CHECK(discovery.get_services().size() == 14);
   CHECK(discovery.backend_metrics().reconnects >= 1);
   // Writes through the API fail over too.
-  discovery.register_service("api-1", service("api", {"http://10.0.0.1:80"}));
+  discovery.register_service("api-1", service("api", {"http://127.0.0.1:80"}));
   CHECK(cluster.lease_of(services_prefix + "api-1"));
   cluster.restart(0);
   put_services(cluster, "after", 2);
@@ -264,7 +264,7 @@ TEST_CASE("etcd: a 3-member cluster keeps working when any one member is "
     await_leader(cluster);
     put_services(cluster, "round" + std::to_string(victim), 3);
     discovery.register_service("mine-" + std::to_string(victim),
-                               service("mine", {"http://10.0.0.1:80"}));
+                               service("mine", {"http://127.0.0.1:80"}));
     CHECK(converges(discovery, cluster));
     cluster.restart(victim);
   }
@@ -344,8 +344,8 @@ TEST_CASE("etcd: a lost lease is granted again and every registration "
   config.service_discovery.etcd.lease_ttl = 3s;
   ServiceDiscovery discovery{config};
   discovery.start();
-  discovery.register_service("api-1", service("api", {"http://10.0.0.1:80"}));
-  discovery.register_service("api-2", service("api", {"http://10.0.0.2:80"}));
+  discovery.register_service("api-1", service("api", {"http://127.0.0.1:80"}));
+  discovery.register_service("api-2", service("api", {"http://127.0.0.2:80"}));
   auto lease = cluster.lease_of(services_prefix + "api-1");
   REQUIRE(lease);
 
@@ -355,7 +355,7 @@ TEST_CASE("etcd: a lost lease is granted again and every registration "
   REQUIRE(cluster.etcdctl({"lease", "revoke", hex.str()}).ok());
   // A registration before the keeper notices finds the lease gone (etcd
   // answers "lease not found") and writes on a new one.
-  discovery.register_service("api-3", service("api", {"http://10.0.0.3:80"}));
+  discovery.register_service("api-3", service("api", {"http://127.0.0.3:80"}));
   CHECK(cluster.lease_of(services_prefix + "api-3") != lease);
   CHECK(eventually(
       [&] {
@@ -376,7 +376,7 @@ TEST_CASE("etcd: a lease that expires while this instance is cut off is "
   config.service_discovery.etcd.lease_ttl = 2s;
   ServiceDiscovery discovery{config};
   discovery.start();
-  discovery.register_service("api-1", service("api", {"http://10.0.0.1:80"}));
+  discovery.register_service("api-1", service("api", {"http://127.0.0.1:80"}));
   auto lease = cluster.lease_of(services_prefix + "api-1");
   REQUIRE(lease);
   // Freezing member 0 cuts us off without closing connections; the other
@@ -424,7 +424,7 @@ TEST_CASE("etcd: with auth enabled, the configured user gets a token and a "
   config.service_discovery.etcd.password = "s3cret";
   ServiceDiscovery discovery{config};
   discovery.start();
-  discovery.register_service("api-1", service("api", {"http://10.0.0.1:80"}));
+  discovery.register_service("api-1", service("api", {"http://127.0.0.1:80"}));
   auto get = [&](const std::string& key) {
     auto args = as_root;
     args.insert(args.end(), {"get", key, "--print-value-only"});
@@ -434,12 +434,12 @@ TEST_CASE("etcd: with auth enabled, the configured user gets a token and a "
 
   // The token expires after a second; the next call fetches a new one.
   std::this_thread::sleep_for(2500ms);
-  discovery.register_service("api-2", service("api", {"http://10.0.0.2:80"}));
+  discovery.register_service("api-2", service("api", {"http://127.0.0.2:80"}));
   CHECK_THAT(get(services_prefix + "api-2").out, Catch::Contains("\"api\""));
   // And the watch, authenticated too, delivers others' writes.
   auto put = as_root;
   put.insert(put.end(), {"put", services_prefix + "other-1",
-                         value_of("other", "http://10.0.0.3:80")});
+                         value_of("other", "http://127.0.0.3:80")});
   REQUIRE(cluster.etcdctl(put).ok());
   CHECK(eventually([&] { return discovery.get_service("other-1").has_value(); },
                    5s));
@@ -478,8 +478,8 @@ TEST_CASE("etcd: the watch's echo of older writes never undoes this "
   etcd_cluster cluster;
   ServiceDiscovery discovery{etcd_config(cluster.client_urls())};
   discovery.start();
-  auto first = service("api", {"http://10.0.0.1:80"});
-  auto second = service("api", {"http://10.0.0.2:80"});
+  auto first = service("api", {"http://127.0.0.1:80"});
+  auto second = service("api", {"http://127.0.0.2:80"});
   int regressed = 0;
   int resurrected = 0;
   // Without revision tracking, the watch delivered the first put after the
@@ -490,7 +490,7 @@ TEST_CASE("etcd: the watch's echo of older writes never undoes this "
     discovery.register_service(id, second);
     for (int k = 0; k < 10; ++k) {
       auto found = discovery.get_service(id);
-      if (!found || found->endpoints.at(0).url != "http://10.0.0.2:80")
+      if (!found || found->endpoints.at(0).url != "http://127.0.0.2:80")
         ++regressed;
       std::this_thread::sleep_for(1ms);
     }

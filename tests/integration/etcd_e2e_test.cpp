@@ -86,7 +86,7 @@ TEST_CASE("EtcdBackend on its own: discover, register on a lease, "
           "[etcd][e2e]") {
   test::etcd_cluster cluster;
   cluster.put("/shop/services/seed-1",
-              encode(one_endpoint("seed", "http://10.0.0.1:80")));
+              encode(one_endpoint("seed", "http://127.0.0.1:80")));
   EtcdConfig settings;
   settings.lease_ttl = 5s;
   {
@@ -96,7 +96,7 @@ TEST_CASE("EtcdBackend on its own: discover, register on a lease, "
     CHECK(found.at("seed-1").name == "seed");
 
     backend.register_service("mine-1",
-                             one_endpoint("mine", "http://10.0.0.2:80"));
+                             one_endpoint("mine", "http://127.0.0.2:80"));
     CHECK(cluster.lease_of("/shop/services/mine-1"));
     CHECK(backend.discover_services().size() == 2);
 
@@ -116,7 +116,7 @@ TEST_CASE("EtcdBackend on its own: discover, register on a lease, "
       CHECK(err.kind() == errc::not_found);
     }
     backend.register_service("mine-2",
-                             one_endpoint("mine", "http://10.0.0.3:80"));
+                             one_endpoint("mine", "http://127.0.0.3:80"));
   }
   // Gone with the object: its lease is revoked.
   CHECK(cluster.read_prefix("/shop/services/").size() == 1);

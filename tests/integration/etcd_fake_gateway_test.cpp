@@ -51,7 +51,7 @@ std::string value_json(const std::string& name) {
   ServiceInfo info;
   info.name = name;
   info.endpoints.push_back(ServiceEndpoint{
-      "http://10.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
+      "http://127.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
   return encode(info);
 }
 

@@ -60,7 +60,7 @@ TEST_CASE("etcd fixture: one member round-trips values, leases and revisions",
   // What a backend stores: JSON with quotes, spaces and a newline. A value
   // starting with '-' must not be taken for an etcdctl flag.
   const std::string service =
-      "{\"name\": \"web\", \"endpoints\": [\"http://10.0.0.1:80\"]}\n";
+      "{\"name\": \"web\", \"endpoints\": [\"http://127.0.0.1:80\"]}\n";
   auto first = etcd.current_revision();
   etcd.put("/orasi/services/web-1", service);
   etcd.put("/orasi/services/-x", "-1");

@@ -64,7 +64,7 @@ TEST_CASE("etcd over TLS: verified with the configured CA, refused without",
   ServiceInfo info;
   info.name = "secure";
   info.endpoints.push_back(ServiceEndpoint{
-      "https://10.0.0.1:443", 1, EndpointHealthStatus::Unknown, {}});
+      "https://127.0.0.1:443", 1, EndpointHealthStatus::Unknown, {}});
   bool up = test::eventually(
       [&] {
         try {

@@ -97,7 +97,7 @@ void register_by_request(caf::event_based_actor* self, caf::actor handle,
 TEST_CASE("facade: the spec's basic usage", "[facade]") {
   ServiceDiscovery discovery{
       config_with({{"seed-1", service("seed", EndpointHealthStatus::Unknown,
-                                      {"http://10.1.0.1:80"})}})};
+                                      {"http://127.1.0.1:80"})}})};
   CHECK(!discovery.is_running());
   discovery.start();
   CHECK(discovery.is_running());
@@ -125,7 +125,7 @@ TEST_CASE("facade: the spec's basic usage", "[facade]") {
   CHECK(kind_of([&] {
           discovery.register_service("x-1",
                                      service("x", EndpointHealthStatus::Healthy,
-                                             {"http://10.1.0.2:80"}));
+                                             {"http://127.1.0.2:80"}));
         }) == errc::not_running);
   discovery.stop(); // idempotent
 }
@@ -175,7 +175,7 @@ TEST_CASE("facade: callbacks are called once per version until "
   for (int i = 0; i < 5; ++i)
     discovery.register_service(
         "svc-" + std::to_string(i),
-        service("svc", EndpointHealthStatus::Healthy, {"http://10.2.0.1:80"}));
+        service("svc", EndpointHealthStatus::Healthy, {"http://127.2.0.1:80"}));
   REQUIRE(test::eventually([&] { return seen().size() == 6; }));
   CHECK(seen() == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
 
@@ -183,7 +183,7 @@ TEST_CASE("facade: callbacks are called once per version until "
   CHECK(!subscription.active());
   discovery.register_service(
       "svc-late",
-      service("svc", EndpointHealthStatus::Healthy, {"http://10.2.0.1:80"}));
+      service("svc", EndpointHealthStatus::Healthy, {"http://127.2.0.1:80"}));
   // Give a stray notification time to arrive (a negative check).
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   CHECK(seen().size() == 6);
@@ -202,7 +202,7 @@ TEST_CASE("facade: embedded in a host actor system, a host actor "
     discovery.subscribe(watcher);
     discovery.register_service(
         "web-1",
-        service("web", EndpointHealthStatus::Healthy, {"http://10.3.0.1:80"}));
+        service("web", EndpointHealthStatus::Healthy, {"http://127.3.0.1:80"}));
     auto count = [&] {
       std::lock_guard<std::mutex> guard{log->mutex};
       return log->versions.size();
@@ -237,7 +237,7 @@ TEST_CASE("facade: many readers while a writer registers", "[facade]") {
   for (int i = 0; i < 200; ++i)
     discovery.register_service(
         "svc-" + std::to_string(i),
-        service("svc", EndpointHealthStatus::Healthy, {"http://10.4.0.1:80"}));
+        service("svc", EndpointHealthStatus::Healthy, {"http://127.4.0.1:80"}));
   done = true;
   for (auto& reader : readers)
     reader.join();
@@ -264,7 +264,7 @@ TEST_CASE("facade: no callback runs after unsubscribe() returns",
   for (int i = 0; i < 10; ++i)
     discovery.register_service(
         "svc-" + std::to_string(i),
-        service("svc", EndpointHealthStatus::Healthy, {"http://10.7.0.1:80"}));
+        service("svc", EndpointHealthStatus::Healthy, {"http://127.7.0.1:80"}));
   REQUIRE(test::eventually([&] { return calls > 0; }));
   subscription.unsubscribe();
   unsubscribed = true;
@@ -272,7 +272,7 @@ TEST_CASE("facade: no callback runs after unsubscribe() returns",
   // Queued notifications are dropped, not delivered late.
   discovery.register_service(
       "svc-late",
-      service("svc", EndpointHealthStatus::Healthy, {"http://10.7.0.1:80"}));
+      service("svc", EndpointHealthStatus::Healthy, {"http://127.7.0.1:80"}));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(late_calls == 0);
   CHECK(calls == calls_at_unsubscribe);

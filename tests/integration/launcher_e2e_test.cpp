@@ -29,10 +29,10 @@ std::string config_text(const std::string& services_json) {
 
 const std::string web_services = R"({
   "web-1":{"name":"web","endpoints":[
-    {"url":"http://10.6.0.1:80","weight":2,"health_status":"Healthy","metadata":{"zone":"a"}},
-    {"url":"http://10.6.0.2:80","weight":1,"health_status":"Unhealthy","metadata":{}}],
+    {"url":"http://127.6.0.1:80","weight":2,"health_status":"Healthy","metadata":{"zone":"a"}},
+    {"url":"http://127.6.0.2:80","weight":1,"health_status":"Unhealthy","metadata":{}}],
     "health_status":"Unknown","metadata":{"team":"web"}},
-  "db-1":{"name":"db","endpoints":[{"url":"http://10.6.0.3:5432"}]}})";
+  "db-1":{"name":"db","endpoints":[{"url":"http://127.6.0.3:5432"}]}})";
 
 /// A launcher with its admin API on a free port.
 struct running_launcher {
@@ -79,7 +79,7 @@ TEST_CASE("launcher: serves the admin API from a config file",
   CHECK(web.at("health_status") == "Degraded");
   CHECK(web.at("metadata").at("team") == "web");
   auto endpoint = web.at("endpoints").as_array().at(0).as_object();
-  CHECK(endpoint.at("url") == "http://10.6.0.1:80");
+  CHECK(endpoint.at("url") == "http://127.6.0.1:80");
   CHECK(endpoint.at("weight") == 2);
   CHECK(endpoint.at("health_status") == "Healthy");
   CHECK(services.at("db-1").at("health_status") == "Unknown");
@@ -234,7 +234,7 @@ TEST_CASE("launcher: serves services from etcd and shows the backend in "
           "[launcher][etcd]") {
   test::etcd_cluster cluster;
   cluster.put("/orasi/services/web-1",
-              R"({"name":"web","endpoints":[{"url":"http://10.6.0.1:80",)"
+              R"({"name":"web","endpoints":[{"url":"http://127.6.0.1:80",)"
               R"("health_status":"Healthy"}]})");
   test::temp_config_file file{
       R"({"service_discovery":{"backend":"etcd","endpoints":[")" +
@@ -246,7 +246,7 @@ TEST_CASE("launcher: serves services from etcd and shows the backend in "
   CHECK(services.at("web-1").at("name") == "web");
 
   cluster.put("/orasi/services/db-1",
-              R"({"name":"db","endpoints":[{"url":"http://10.6.0.3:5432"}]})");
+              R"({"name":"db","endpoints":[{"url":"http://127.6.0.3:5432"}]})");
   CHECK(test::eventually(
       [&] {
         return launcher.get_json("/v1/services").as_object().contains("db-1");
@@ -267,7 +267,7 @@ TEST_CASE("launcher: serves services from Consul (the API emulator) and "
   test::consul_instance web;
   web.id = "web-1";
   web.name = "web";
-  web.address = "10.6.0.1";
+  web.address = "127.6.0.1";
   web.port = 80;
   agent.register_instance(web);
   test::temp_config_file file{

@@ -27,7 +27,7 @@ std::string value_of(const std::string& name, size_t padding = 0) {
   ServiceInfo info;
   info.name = name;
   info.endpoints.push_back(ServiceEndpoint{
-      "http://10.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
+      "http://127.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
   if (padding > 0)
     info.metadata["padding"] = std::string(padding, 'x');
   return encode(info);
@@ -141,7 +141,7 @@ TEST_CASE("limits: a Consul answer over max_response_bytes leaves its "
     in.id = "web-" + std::to_string(i);
     in.name = "web";
     in.address =
-        "10.3." + std::to_string(i / 250) + "." + std::to_string(i % 250);
+        "127.3." + std::to_string(i / 250) + "." + std::to_string(i % 250);
     in.port = 80;
     agent.register_instance(in);
   }

@@ -16,10 +16,10 @@ std::string config_listing(const std::string& services_json) {
 }
 
 const std::string one_service = R"({"a-1":{"name":"a","endpoints":[
-  {"url":"http://10.5.0.1:80","health_status":"Healthy"}]}})";
+  {"url":"http://127.5.0.1:80","health_status":"Healthy"}]}})";
 const std::string two_services = R"({"a-1":{"name":"a","endpoints":[
-  {"url":"http://10.5.0.1:80","health_status":"Healthy"}]},
-  "b-1":{"name":"b","endpoints":[{"url":"http://10.5.0.2:80"}]}})";
+  {"url":"http://127.5.0.1:80","health_status":"Healthy"}]},
+  "b-1":{"name":"b","endpoints":[{"url":"http://127.5.0.2:80"}]}})";
 
 } // namespace
 

@@ -17,16 +17,16 @@ namespace {
 // Two instances of "web": one with its own address and a warning check,
 // one without (Node.Address applies) and all checks passing.
 const std::string two_instances = R"([
- {"Node":{"ID":"40e4a748","Node":"node1","Address":"10.1.0.1","Datacenter":"dc1",
-   "TaggedAddresses":{"lan":"10.1.0.1"},"Meta":{},"CreateIndex":5,"ModifyIndex":5},
+ {"Node":{"ID":"40e4a748","Node":"node1","Address":"127.1.0.1","Datacenter":"dc1",
+   "TaggedAddresses":{"lan":"127.1.0.1"},"Meta":{},"CreateIndex":5,"ModifyIndex":5},
   "Service":{"ID":"web-b","Service":"web","Tags":["v1"],"Address":"",
    "TaggedAddresses":{},"Meta":{},"Port":8081,"Weights":{"Passing":3,"Warning":1},
    "EnableTagOverride":false,"Proxy":{},"Connect":{},"Namespace":"default",
    "CreateIndex":12,"ModifyIndex":12},
   "Checks":[{"Node":"node1","CheckID":"serfHealth","Status":"passing","ServiceID":""},
             {"Node":"node1","CheckID":"service:web-b","Status":"passing","ServiceID":"web-b"}]},
- {"Node":{"Node":"node2","Address":"10.1.0.2"},
-  "Service":{"ID":"web-a","Service":"web","Tags":[],"Address":"10.0.0.9",
+ {"Node":{"Node":"node2","Address":"127.1.0.2"},
+  "Service":{"ID":"web-a","Service":"web","Tags":[],"Address":"127.0.0.9",
    "Meta":{"scheme":"https","zone":"a"},"Port":8443},
   "Checks":[{"CheckID":"serfHealth","Status":"passing"},
             {"CheckID":"service:web-a","Status":"warning"}]}
@@ -40,7 +40,7 @@ TEST_CASE("consul: health entries become endpoints", "[consul][wire]") {
   REQUIRE(instances);
   CHECK(skipped == 0);
   REQUIRE(instances->size() == 2);
-  CHECK((*instances)[0].address == "10.1.0.1"); // Node.Address fallback
+  CHECK((*instances)[0].address == "127.1.0.1"); // Node.Address fallback
   CHECK((*instances)[1].status == "warning");
 
   auto info = consul::to_service_info("web", std::move(*instances));
@@ -48,12 +48,12 @@ TEST_CASE("consul: health entries become endpoints", "[consul][wire]") {
   REQUIRE(info.endpoints.size() == 2);
   // Sorted by instance ID: web-a first.
   const auto& a = info.endpoints[0];
-  CHECK(a.url == "https://10.0.0.9:8443");
+  CHECK(a.url == "https://127.0.0.9:8443");
   CHECK(a.health_status == EndpointHealthStatus::Healthy);
   CHECK(a.degraded);                            // warning
   CHECK(a.metadata == Metadata{{"zone", "a"}}); // "scheme" is the URL's
   const auto& b = info.endpoints[1];
-  CHECK(b.url == "http://10.1.0.1:8081");
+  CHECK(b.url == "http://127.1.0.1:8081");
   CHECK(b.weight == 3);
   CHECK_FALSE(b.degraded);
   CHECK(info.health_status == ServiceHealthStatus::Healthy);
@@ -63,7 +63,7 @@ TEST_CASE("consul: the worst check decides, node checks included",
           "[consul][wire]") {
   auto entry = [](const std::string& node_status,
                   const std::string& service_status) {
-    return R"([{"Node":{"Address":"10.0.0.1"},"Service":{"ID":"x","Service":"x",)"
+    return R"([{"Node":{"Address":"127.0.0.1"},"Service":{"ID":"x","Service":"x",)"
            R"("Port":80},"Checks":[{"CheckID":"serfHealth","Status":")" +
            node_status + R"("},{"CheckID":"service:x","Status":")" +
            service_status + R"("}]}])";
@@ -118,7 +118,7 @@ TEST_CASE("consul: a registration reads back as it was written",
   ServiceInfo info;
   info.name = "Web Frontend";
   info.metadata = {{"team", "web"}};
-  info.endpoints.push_back(ServiceEndpoint{"http://10.0.0.1:8080",
+  info.endpoints.push_back(ServiceEndpoint{"http://127.0.0.1:8080",
                                            2,
                                            EndpointHealthStatus::Unknown,
                                            {{"zone", "a"}}});
@@ -135,14 +135,14 @@ TEST_CASE("consul: a registration reads back as it was written",
   CHECK((*regs)[0].id == "web-1-0");
   auto first = json::parse((*regs)[0].body).as_object();
   CHECK(first.at("Name") == "web-1");
-  CHECK(first.at("Address") == "10.0.0.1");
+  CHECK(first.at("Address") == "127.0.0.1");
   CHECK(first.at("Port") == 8080);
   CHECK(first.at("Weights").at("Passing") == 2);
   CHECK(first.at("Meta").at("zone") == "a");
   CHECK(first.at("Meta").at("orasi-name") == "Web Frontend");
   CHECK(first.at("Meta").at("orasi-svc-team") == "web");
   const auto& http = first.at("Check").as_object();
-  CHECK(http.at("HTTP") == "http://10.0.0.1:8080/health");
+  CHECK(http.at("HTTP") == "http://127.0.0.1:8080/health");
   CHECK(http.at("Interval") == "10s");
   CHECK(http.at("Timeout") == "1500ms");
   CHECK(http.at("DeregisterCriticalServiceAfter") == "300s");
@@ -186,7 +186,7 @@ TEST_CASE("consul: metadata Consul would refuse is an error naming it",
   ServiceInfo info;
   info.name = "web";
   info.endpoints.push_back(ServiceEndpoint{
-      "http://10.0.0.1:80", 1, EndpointHealthStatus::Unknown, {}});
+      "http://127.0.0.1:80", 1, EndpointHealthStatus::Unknown, {}});
   consul::check_settings check;
   for (auto bad : {"a.b", "k8s/zone", "has space", "consul-x", "scheme",
                    "orasi-url", "orasi-svc-team"}) {
@@ -207,11 +207,11 @@ TEST_CASE("consul: an instance without a port takes the scheme's default",
           "[consul][wire]") {
   size_t skipped = 0;
   auto portless = consul::decode_health(
-      R"([{"Node":{"Address":"10.0.0.1"},"Service":{"ID":"x","Service":"x",)"
+      R"([{"Node":{"Address":"127.0.0.1"},"Service":{"ID":"x","Service":"x",)"
       R"("Address":""}}])",
       skipped);
   REQUIRE(portless);
   CHECK(skipped == 0);
   CHECK(consul::to_service_info("x", *portless).endpoints.at(0).url ==
-        "http://10.0.0.1");
+        "http://127.0.0.1");
 }

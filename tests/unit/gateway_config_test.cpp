@@ -124,7 +124,7 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   auto config = GatewayConfig::from_json(R"({
     "service_discovery": {
       "backend": "etcd",
-      "endpoints": ["http://10.0.0.1:2379", "https://10.0.0.2:2379"],
+      "endpoints": ["http://127.0.0.1:2379", "https://127.0.0.2:2379"],
       "prefix": "/custom/prefix",
       "refresh_interval": "2m",
       "health_check_interval": "1500ms",
@@ -158,8 +158,8 @@ TEST_CASE("config: every field is read, not just defaulted", "[config]") {
   })");
   const auto& sd = config.service_discovery;
   CHECK(sd.backend == ServiceDiscoveryBackend::Etcd);
-  CHECK(sd.endpoints == std::vector<std::string>{"http://10.0.0.1:2379",
-                                                 "https://10.0.0.2:2379"});
+  CHECK(sd.endpoints == std::vector<std::string>{"http://127.0.0.1:2379",
+                                                 "https://127.0.0.2:2379"});
   CHECK(sd.prefix == "/custom/prefix");
   CHECK(sd.refresh_interval == 2min);
   CHECK(sd.health_check_interval == 1500ms);
@@ -365,9 +365,9 @@ TEST_CASE("config: validate() checks services built in code",
   ServiceInfo info;
   info.name = "web";
   info.endpoints.push_back(ServiceEndpoint{
-      "http://10.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
+      "http://127.0.0.1:80", 1, EndpointHealthStatus::Healthy, {}});
   info.endpoints.push_back(
-      ServiceEndpoint{"ftp://10.0.0.2", 1, EndpointHealthStatus::Healthy, {}});
+      ServiceEndpoint{"ftp://127.0.0.2", 1, EndpointHealthStatus::Healthy, {}});
   config.service_discovery.services["web-1"] = info;
   try {
     config.validate();

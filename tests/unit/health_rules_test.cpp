@@ -18,7 +18,7 @@ endpoints_with(std::vector<EndpointHealthStatus> states) {
   std::vector<ServiceEndpoint> result;
   for (size_t i = 0; i < states.size(); ++i)
     result.push_back(
-        endpoint("http://10.0.0." + std::to_string(i + 1) + ":80", states[i]));
+        endpoint("http://127.0.0." + std::to_string(i + 1) + ":80", states[i]));
   return result;
 }
 
@@ -68,9 +68,9 @@ TEST_CASE("health rules: a service whose only passing endpoints are "
     x.degraded = true;
     return x;
   };
-  auto healthy = endpoint("http://10.0.0.1:80", H);
-  auto shedding = degraded(endpoint("http://10.0.0.2:80", H));
-  auto down = endpoint("http://10.0.0.3:80", U);
+  auto healthy = endpoint("http://127.0.0.1:80", H);
+  auto shedding = degraded(endpoint("http://127.0.0.2:80", H));
+  auto down = endpoint("http://127.0.0.3:80", U);
   using S = ServiceHealthStatus;
   CHECK(derive_service_health({shedding}) == S::Degraded);
   CHECK(derive_service_health({shedding, shedding}) == S::Degraded);

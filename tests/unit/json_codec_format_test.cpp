@@ -18,11 +18,11 @@ namespace {
 ServiceInfo sample_service() {
   ServiceInfo result;
   result.name = "payments";
-  auto first = endpoint("http://10.0.0.1:8080", EndpointHealthStatus::Healthy);
+  auto first = endpoint("http://127.0.0.1:8080", EndpointHealthStatus::Healthy);
   first.weight = 7;
   first.metadata = {{"zone", "eu-1"}, {"canary", "true"}};
   auto second =
-      endpoint("https://10.0.0.2:8443/base", EndpointHealthStatus::Unhealthy);
+      endpoint("https://127.0.0.2:8443/base", EndpointHealthStatus::Unhealthy);
   second.weight = 0;
   result.endpoints = {first, second,
                       endpoint("http://h:1", EndpointHealthStatus::Unknown)};
@@ -57,7 +57,7 @@ TEST_CASE("json codec: encode uses the original module's field names",
   const auto& first = endpoints[0].as_object();
   CHECK(keys_of(first) ==
         std::vector<std::string>{"health_status", "metadata", "url", "weight"});
-  CHECK(first.at("url") == "http://10.0.0.1:8080");
+  CHECK(first.at("url") == "http://127.0.0.1:8080");
   CHECK(first.at("weight").to_number<int64_t>() == 7);
   CHECK(first.at("health_status") == "Healthy");
   CHECK(first.at("metadata") ==
@@ -139,7 +139,7 @@ TEST_CASE("json codec: parses text in the original module's format",
       }
     },
     {
-      "url": "https://10.0.0.2:8443",
+      "url": "https://127.0.0.2:8443",
       "weight": 5,
       "health_status": "Unhealthy",
       "metadata": {}
@@ -157,7 +157,7 @@ TEST_CASE("json codec: parses text in the original module's format",
   auto first = endpoint("http://127.0.0.1:8080", EndpointHealthStatus::Healthy);
   first.metadata = {{"zone", "a"}};
   auto second =
-      endpoint("https://10.0.0.2:8443", EndpointHealthStatus::Unhealthy);
+      endpoint("https://127.0.0.2:8443", EndpointHealthStatus::Unhealthy);
   second.weight = 5;
   expected.endpoints = {first, second};
   expected.health_status = ServiceHealthStatus::Degraded;

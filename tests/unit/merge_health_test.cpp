@@ -13,14 +13,14 @@ namespace {
 ServiceMap declared(H status, bool degraded = false) {
   ServiceInfo info;
   info.name = "web";
-  ServiceEndpoint endpoint{"http://10.0.0.1:80", 1, status, {}};
+  ServiceEndpoint endpoint{"http://127.0.0.1:80", 1, status, {}};
   endpoint.degraded = degraded;
   info.endpoints.push_back(endpoint);
   return {{"web-1", info}};
 }
 
 verdict_map probe_says(H status, bool degraded = false) {
-  return {{endpoint_key{"web-1", "http://10.0.0.1:80"},
+  return {{endpoint_key{"web-1", "http://127.0.0.1:80"},
            endpoint_verdict{status, degraded}}};
 }
 

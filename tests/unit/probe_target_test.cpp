@@ -26,8 +26,8 @@ std::string join_error(const std::string& url) {
 
 TEST_CASE("probe target: the endpoint's path is a prefix of the check path",
           "[probe_target]") {
-  CHECK(join("http://10.0.0.1:8080", "/health").path == "/health");
-  CHECK(join("http://10.0.0.1:8080/", "/health").path == "/health");
+  CHECK(join("http://127.0.0.1:8080", "/health").path == "/health");
+  CHECK(join("http://127.0.0.1:8080/", "/health").path == "/health");
   CHECK(join("http://h/api", "/health").path == "/api/health");
   CHECK(join("http://h/api/", "/health").path == "/api/health");
   CHECK(join("http://h/api//", "/health").path == "/api/health");
@@ -59,7 +59,7 @@ TEST_CASE("probe target: ports, schemes, IPv6 and the Host header",
 
 TEST_CASE("probe target: URLs that cannot be probed say why",
           "[probe_target]") {
-  CHECK(join_error("10.0.0.1:80") == "no scheme (expected http:// or "
+  CHECK(join_error("127.0.0.1:80") == "no scheme (expected http:// or "
                                      "https://)");
   CHECK(join_error("ftp://h/") == "unsupported scheme 'ftp'");
   CHECK(join_error("http://:80/") == "no host");

@@ -25,13 +25,13 @@ std::string config_with(const ServiceMap& services) {
          encode(services) + R"(},"logging":{"level":"info"}})";
 }
 
-const ServiceMap file_v1{{"alpha", service("alpha", "http://10.0.0.1:80")},
-                         {"beta", service("beta", "http://10.0.0.2:80")}};
+const ServiceMap file_v1{{"alpha", service("alpha", "http://127.0.0.1:80")},
+                         {"beta", service("beta", "http://127.0.0.2:80")}};
 
 const ServiceMap file_v2{
-    {"alpha", service("alpha", "http://10.0.0.1:8080")},
-    {"gamma", service("gamma", "http://10.0.0.3:80")},
-    {"delta", service("delta-with-a-longer-name", "http://10.0.0.4:80")}};
+    {"alpha", service("alpha", "http://127.0.0.1:8080")},
+    {"gamma", service("gamma", "http://127.0.0.3:80")},
+    {"delta", service("delta-with-a-longer-name", "http://127.0.0.4:80")}};
 
 /// A static source over `file`, started with the file's services as the
 /// launcher does it.
@@ -139,7 +139,7 @@ TEST_CASE("static source: put and remove", "[static_source]") {
     CHECK(*on_disk == file_v1);
   }
   SECTION("put replaces a file service") {
-    auto replacement = service("alpha", "http://10.9.9.9:1");
+    auto replacement = service("alpha", "http://127.9.9.9:1");
     REQUIRE_FALSE(source.put("alpha", replacement));
     CHECK(services_of(source).at("alpha") == replacement);
   }
@@ -155,7 +155,7 @@ TEST_CASE("static source: put and remove", "[static_source]") {
   SECTION("a file change brings removed file services back") {
     REQUIRE_FALSE(source.remove("beta"));
     auto next = file_v1;
-    next["epsilon"] = service("epsilon", "http://10.0.0.5:80");
+    next["epsilon"] = service("epsilon", "http://127.0.0.5:80");
     file.write(config_with(next));
     auto listing = changed_listing(source);
     CHECK(listing.services == next);
