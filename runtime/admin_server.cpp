@@ -485,7 +485,7 @@ void AdminServer::start() {
                                                httplib::Response& res) {
       serve(discovery, res);
     });
-  add_dashboard_route(http);
+  add_dashboard_routes(http);
   add_write_routes();
   add_watch_route();
   auto method_not_allowed = [&discovery](const httplib::Request& req,

@@ -1,7 +1,9 @@
-// The admin API's web dashboard: GET / answers one self-contained HTML page
-// (inline CSS and JS, nothing external) that lists the services, their
-// endpoints and health, kept live through GET /v1/watch, with filters by
-// name and by state.
+// The admin API's web dashboard: GET / answers the page, which loads its
+// stylesheet and script from the same server (nothing external). The files
+// live in admin/dashboard/ and are embedded into the binary at build time
+// (cmake/embed_files.cmake). The page lists the services, their endpoints
+// and health, kept live through GET /v1/watch, with filters by name and by
+// state.
 #pragma once
 
 namespace httplib {
@@ -10,9 +12,10 @@ class Server;
 
 namespace orasi {
 
-/// Registers GET / on `http`: the dashboard page, served as text/html with a
-/// Content-Security-Policy that allows only same-origin requests and the
-/// page's own inline script and style.
-void add_dashboard_route(httplib::Server& http);
+/// Registers the dashboard's routes on `http`: GET / (the page),
+/// /dashboard.css, /dashboard.js and /favicon.svg, each with a
+/// Content-Security-Policy that allows only same-origin files and requests
+/// (no inline script or style).
+void add_dashboard_routes(httplib::Server& http);
 
 } // namespace orasi
