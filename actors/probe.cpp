@@ -119,7 +119,8 @@ void finish_check(probe_pointer self, std::optional<probe_outcome> outcome) {
           outcome->service_id, outcome->endpoint_url,
           ProbeResult{outcome->passed, outcome->status_code, latency,
                       outcome->passed ? "passing" : outcome->reason,
-                      outcome->degraded, std::chrono::system_clock::now()});
+                      outcome->degraded, std::chrono::system_clock::now(),
+                      outcome->failure});
     }
     st.tracker.record(outcome->passed);
     self->send(st.options.listener, std::move(*outcome));

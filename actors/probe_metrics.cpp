@@ -42,10 +42,37 @@ void probe_metrics::check_latency(std::chrono::microseconds latency) {
   latency_sum_us_.fetch_add(us, std::memory_order_relaxed);
 }
 
+namespace {
+
+int64_t epoch_ms(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             at.time_since_epoch())
+      .count();
+}
+
+CheckSample sample_of(const ProbeResult& result) {
+  CheckSample sample;
+  sample.at_ms = epoch_ms(result.at);
+  auto us = std::max<int64_t>(result.latency.count(), 0);
+  sample.latency_us = static_cast<uint32_t>(
+      std::min<int64_t>(us, std::numeric_limits<uint32_t>::max()));
+  sample.status_code = result.status_code;
+  sample.verdict = !result.passed    ? check_verdict::failed
+                   : result.degraded ? check_verdict::degraded
+                                     : check_verdict::passed;
+  sample.failure = result.failure;
+  return sample;
+}
+
+} // namespace
+
 void probe_metrics::record_result(const std::string& service_id,
                                   const std::string& url, ProbeResult result) {
+  auto sample = sample_of(result);
   std::lock_guard<std::mutex> guard{results_mutex_};
-  results_[service_id][url] = std::move(result);
+  auto& record = results_[service_id][url];
+  record.last = std::move(result);
+  record.recent.push(sample);
 }
 
 void probe_metrics::forget(const std::string& service_id,
@@ -60,8 +87,48 @@ void probe_metrics::forget(const std::string& service_id,
 }
 
 ProbeResults probe_metrics::results() const {
+  ProbeResults out;
   std::lock_guard<std::mutex> guard{results_mutex_};
-  return results_;
+  for (const auto& [id, endpoints] : results_) {
+    auto& by_url = out[id];
+    for (const auto& [url, record] : endpoints)
+      by_url.emplace(url, record.last);
+  }
+  return out;
+}
+
+ProbeHistories
+probe_metrics::histories(const std::vector<std::string>& service_ids) const {
+  ProbeHistories out;
+  std::lock_guard<std::mutex> guard{results_mutex_};
+  for (const auto& id : service_ids) {
+    auto service = results_.find(id);
+    if (service == results_.end())
+      continue;
+    auto& by_url = out[id];
+    for (const auto& [url, record] : service->second)
+      by_url[url] =
+          EndpointProbeHistory{record.last, record.recent.to_vector()};
+  }
+  return out;
+}
+
+void probe_metrics::transition(EndpointTransition change) {
+  add(transitions_);
+  std::lock_guard<std::mutex> guard{transitions_mutex_};
+  change.sequence = ++last_sequence_;
+  transition_log_.push(std::move(change));
+}
+
+std::vector<EndpointTransition>
+probe_metrics::transitions(uint64_t since) const {
+  std::vector<EndpointTransition> out;
+  std::lock_guard<std::mutex> guard{transitions_mutex_};
+  transition_log_.for_each([&](const EndpointTransition& change) {
+    if (change.sequence > since)
+      out.push_back(change);
+  });
+  return out;
 }
 
 } // namespace orasi

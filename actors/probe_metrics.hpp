@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
+#include "actors/bounded_ring.hpp"
 #include "messages/health_types.hpp"
 
 namespace orasi {
@@ -29,13 +32,25 @@ public:
   /// A check's latency, into the histogram.
   void check_latency(std::chrono::microseconds latency);
 
-  /// The endpoint's last completed check (the dashboard shows it).
+  /// The endpoint's completed check: kept as its last result and added to
+  /// its ring of recent checks (the dashboard shows both). Called by the
+  /// probe that made the check, with the counters above: no message.
   void record_result(const std::string& service_id, const std::string& url,
                      ProbeResult result);
-  /// The endpoint is no longer probed.
+  /// The endpoint is no longer probed: its last result and ring go.
   void forget(const std::string& service_id, const std::string& url);
+  /// The last result of every probed endpoint.
   ProbeResults results() const;
-  void transition() { add(transitions_); }
+  /// The last result and recent checks of the probed endpoints of these
+  /// services (ids without probed endpoints are left out).
+  ProbeHistories histories(const std::vector<std::string>& service_ids) const;
+
+  /// Counts a state change and logs it (its sequence number is set here);
+  /// the log keeps the last transitions_kept.
+  void transition(EndpointTransition change);
+  /// The logged transitions whose sequence number is above `since`, oldest
+  /// first.
+  std::vector<EndpointTransition> transitions(uint64_t since = 0) const;
   void set_active_probes(uint64_t count) {
     active_probes_.store(count, std::memory_order_relaxed);
   }
@@ -64,8 +79,22 @@ private:
   std::array<std::atomic<uint64_t>, bucket_ms.size() + 1> buckets_{};
   std::atomic<uint64_t> latency_sum_us_{0};
 
+  /// What is kept per probed endpoint (the ring: 512 bytes), allocated
+  /// when its first check completes, freed when its probe stops.
+  struct endpoint_record {
+    ProbeResult last;
+    bounded_ring<CheckSample, recent_checks_kept> recent;
+  };
+  using endpoint_records = std::unordered_map<std::string, endpoint_record>;
+
   mutable std::mutex results_mutex_;
-  ProbeResults results_; // guarded by results_mutex_
+  // By service id, then endpoint URL; guarded by results_mutex_.
+  std::unordered_map<std::string, endpoint_records> results_;
+
+  mutable std::mutex transitions_mutex_;
+  // Guarded by transitions_mutex_.
+  bounded_ring<EndpointTransition, transitions_kept> transition_log_;
+  uint64_t last_sequence_ = 0; // guarded by transitions_mutex_
 };
 
 } // namespace orasi

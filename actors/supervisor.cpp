@@ -469,6 +469,23 @@ void report(supervisor_pointer self, const endpoint_key& key,
                                        degraded});
 }
 
+/// Counts a transition and adds it to the log the dashboard's timeline
+/// reads (probe_metrics keeps the last transitions_kept).
+void log_transition(supervisor_state& st, const endpoint_key& key,
+                    EndpointHealthStatus from, EndpointHealthStatus to,
+                    std::string reason) {
+  if (!st.options.probing || !st.options.probing->metrics)
+    return;
+  EndpointTransition change;
+  change.at = std::chrono::system_clock::now();
+  change.service_id = key.first;
+  change.endpoint_url = key.second;
+  change.from = from;
+  change.to = to;
+  change.reason = std::move(reason);
+  st.options.probing->metrics->transition(std::move(change));
+}
+
 /// The panic guard (opt-in): whether taking one more endpoint out would
 /// leave more than the threshold's share of the probed endpoints Unhealthy.
 /// When most endpoints fail at once, the cause is more often the prober's
@@ -493,8 +510,9 @@ void release_held(supervisor_pointer self) {
       return;
     i->second.held = false;
     --st.held;
-    if (st.options.probing->metrics)
-      st.options.probing->metrics->transition();
+    log_transition(st, i->first, i->second.reported,
+                   EndpointHealthStatus::Unhealthy,
+                   "no longer held by the panic guard");
     spdlog::info("endpoint {} of {}: now Unhealthy (no longer held by the "
                  "panic guard)",
                  i->first.second, i->first.first);
@@ -560,8 +578,8 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   if (!transition && degraded == tracked.reported_degraded)
     return;
   if (transition) {
-    if (st.options.probing && st.options.probing->metrics)
-      st.options.probing->metrics->transition();
+    log_transition(st, key, tracked.reported, *transition,
+                   outcome.passed ? "passing" : outcome.reason);
     // Endpoints turning Healthy at start-up are routine (10,000 lines
     // for 10,000 endpoints): debug. Every other change is news: info.
     auto level =

@@ -1,13 +1,17 @@
 // Plain health-check types shared by the public API and the actors; no CAF
-// headers, so that the facade's users do not compile them.
+// headers beyond service_info's, so that the facade's users do not compile
+// them.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "messages/service_info.hpp"
 
 namespace orasi {
 
@@ -72,9 +76,56 @@ struct ProbeResult {
   std::string reason; // why it failed, or "passing"
   bool degraded = false;
   std::chrono::system_clock::time_point at{};
+  probe_failure failure = probe_failure::none; // none when it passed
 };
 
 /// Last checks by service id, then endpoint URL.
 using ProbeResults = std::map<std::string, std::map<std::string, ProbeResult>>;
+
+/// How many completed checks the runtime keeps per probed endpoint.
+constexpr size_t recent_checks_kept = 32;
+/// How many endpoint state transitions the runtime keeps (all endpoints).
+constexpr size_t transitions_kept = 512;
+
+/// What one check said.
+enum class check_verdict : uint8_t {
+  passed,
+  degraded, // passed with 429
+  failed,
+};
+
+/// "passed", "degraded", "failed".
+const char* to_string(check_verdict x);
+
+/// One completed check as the endpoint's ring of recent checks keeps it:
+/// 16 bytes, since every probed endpoint holds recent_checks_kept of them.
+struct CheckSample {
+  int64_t at_ms = 0;        // completion, system_clock ms since the epoch
+  uint32_t latency_us = 0;  // first attempt to outcome (saturates at ~71 min)
+  uint16_t status_code = 0; // 0: no HTTP answer
+  check_verdict verdict = check_verdict::failed;
+  probe_failure failure = probe_failure::none; // why it failed
+};
+
+/// The last result of one endpoint and its recent checks, oldest first.
+struct EndpointProbeHistory {
+  ProbeResult last;
+  std::vector<CheckSample> recent; // at most recent_checks_kept
+};
+
+/// Probe histories by service id, then endpoint URL.
+using ProbeHistories =
+    std::map<std::string, std::map<std::string, EndpointProbeHistory>>;
+
+/// One change of an endpoint's state decided by the health checks.
+struct EndpointTransition {
+  uint64_t sequence = 0; // 1 for the first transition, then +1 each
+  std::chrono::system_clock::time_point at{};
+  std::string service_id;
+  std::string endpoint_url;
+  EndpointHealthStatus from = EndpointHealthStatus::Unknown;
+  EndpointHealthStatus to = EndpointHealthStatus::Unknown;
+  std::string reason; // the deciding check's reason ("passing", "status 503")
+};
 
 } // namespace orasi

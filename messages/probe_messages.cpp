@@ -34,6 +34,18 @@ const char* to_string(probe_failure x) {
   return "?";
 }
 
+const char* to_string(check_verdict x) {
+  switch (x) {
+  case check_verdict::passed:
+    return "passed";
+  case check_verdict::degraded:
+    return "degraded";
+  case check_verdict::failed:
+    return "failed";
+  }
+  return "?";
+}
+
 namespace {
 
 std::string lowercase(std::string text) {

@@ -246,27 +246,96 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
   res.set_content(out.str(), "text/plain; version=0.0.4");
 }
 
-/// {"<id>": {"<url>": {"passed", "status", "latency_ms", "reason",
-/// "degraded", "checked_at"}}}: the last check of every probed endpoint.
-void serve_probe_results(ServiceDiscovery& discovery, httplib::Response& res) {
+int64_t epoch_ms(std::chrono::system_clock::time_point at) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             at.time_since_epoch())
+      .count();
+}
+
+json::object last_check_json(const ProbeResult& result) {
+  return json::object{{"passed", result.passed},
+                      {"status", result.status_code},
+                      {"latency_ms", result.latency.count() / 1000.0},
+                      {"reason", result.reason},
+                      {"degraded", result.degraded},
+                      {"checked_at_ms", epoch_ms(result.at)}};
+}
+
+/// One check of an endpoint's ring: {"at_ms", "latency_ms", "result",
+/// "status", "failure"} ("failure" only when it failed).
+json::object sample_json(const CheckSample& sample) {
+  json::object out{{"at_ms", sample.at_ms},
+                   {"latency_ms", sample.latency_us / 1000.0},
+                   {"result", to_string(sample.verdict)},
+                   {"status", sample.status_code}};
+  if (sample.verdict == check_verdict::failed)
+    out["failure"] = to_string(sample.failure);
+  return out;
+}
+
+/// GET /v1/probes: {"<id>": {"<url>": {"passed", "status", "latency_ms",
+/// "reason", "degraded", "checked_at_ms"}}}, the last check of every probed
+/// endpoint. With ?service=<id> (repeatable) only those services, and each
+/// endpoint adds "recent": its last checks, oldest first.
+void serve_probes(ServiceDiscovery& discovery, const httplib::Request& req,
+                  httplib::Response& res) {
   json::object body;
-  for (const auto& [id, endpoints] : discovery.probe_results()) {
+  auto selected = req.get_param_value_count("service");
+  if (selected == 0) {
+    for (const auto& [id, endpoints] : discovery.probe_results()) {
+      json::object by_url;
+      for (const auto& [url, result] : endpoints)
+        by_url[url] = last_check_json(result);
+      body[id] = std::move(by_url);
+    }
+    return send_json(res, 200, body, discovery.snapshot()->version);
+  }
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < selected; ++i)
+    ids.push_back(req.get_param_value("service", i));
+  for (const auto& [id, endpoints] : discovery.probe_history(ids)) {
     json::object by_url;
-    for (const auto& [url, result] : endpoints) {
-      auto at = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    result.at.time_since_epoch())
-                    .count();
-      by_url[url] =
-          json::object{{"passed", result.passed},
-                       {"status", result.status_code},
-                       {"latency_ms", result.latency.count() / 1000.0},
-                       {"reason", result.reason},
-                       {"degraded", result.degraded},
-                       {"checked_at_ms", at}};
+    for (const auto& [url, history] : endpoints) {
+      auto endpoint = last_check_json(history.last);
+      json::array recent;
+      recent.reserve(history.recent.size());
+      for (const auto& sample : history.recent)
+        recent.push_back(sample_json(sample));
+      endpoint["recent"] = std::move(recent);
+      by_url[url] = std::move(endpoint);
     }
     body[id] = std::move(by_url);
   }
   send_json(res, 200, body, discovery.snapshot()->version);
+}
+
+/// GET /v1/transitions[?since=N]: {"capacity", "transitions": [{"seq",
+/// "at_ms", "service", "url", "from", "to", "reason"}]}, oldest first, the
+/// endpoint state changes after sequence number N.
+void serve_transitions(ServiceDiscovery& discovery, const httplib::Request& req,
+                       httplib::Response& res) {
+  uint64_t since = 0;
+  try {
+    if (req.has_param("since"))
+      since = std::stoull(req.get_param_value("since"));
+  } catch (const std::exception&) {
+    return send_error(res, 400, "serialization",
+                      "since: expected a non-negative integer",
+                      discovery.snapshot()->version);
+  }
+  json::array transitions;
+  for (const auto& change : discovery.recent_transitions(since))
+    transitions.push_back(json::object{{"seq", change.sequence},
+                                       {"at_ms", epoch_ms(change.at)},
+                                       {"service", change.service_id},
+                                       {"url", change.endpoint_url},
+                                       {"from", to_string(change.from)},
+                                       {"to", to_string(change.to)},
+                                       {"reason", change.reason}});
+  send_json(res, 200,
+            json::object{{"capacity", transitions_kept},
+                         {"transitions", std::move(transitions)}},
+            discovery.snapshot()->version);
 }
 
 /// Whether the request carries the configured bearer token. The compare
@@ -479,11 +548,20 @@ void AdminServer::start() {
        {std::pair<const char*, reader>{"/v1/metrics", serve_metrics},
         {"/healthz", serve_healthz},
         {"/metrics", serve_prometheus},
-        {"/v1/probes", serve_probe_results},
         {"/readyz", serve_readyz}})
     http.Get(path, [&discovery, serve = serve](const httplib::Request&,
                                                httplib::Response& res) {
       serve(discovery, res);
+    });
+  // Reads with query parameters.
+  using query_reader =
+      void (*)(ServiceDiscovery&, const httplib::Request&, httplib::Response&);
+  for (auto [path, serve] :
+       {std::pair<const char*, query_reader>{"/v1/probes", serve_probes},
+        {"/v1/transitions", serve_transitions}})
+    http.Get(path, [&discovery, serve = serve](const httplib::Request& req,
+                                               httplib::Response& res) {
+      serve(discovery, req, res);
     });
   add_dashboard_routes(http);
   add_write_routes();

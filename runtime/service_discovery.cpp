@@ -451,6 +451,16 @@ ProbeResults ServiceDiscovery::probe_results() const {
   return impl_->metrics->results();
 }
 
+ProbeHistories
+ServiceDiscovery::probe_history(const std::vector<std::string>& ids) const {
+  return impl_->metrics->histories(ids);
+}
+
+std::vector<EndpointTransition>
+ServiceDiscovery::recent_transitions(uint64_t since) const {
+  return impl_->metrics->transitions(since);
+}
+
 BackendMetrics ServiceDiscovery::backend_metrics() const {
   BackendMetrics out;
   out.backend = impl_->source->name();

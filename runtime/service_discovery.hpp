@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "messages/health_types.hpp"
 #include "messages/snapshot.hpp"
@@ -141,6 +142,16 @@ public:
 
   /// The last completed check of every probed endpoint.
   ProbeResults probe_results() const;
+
+  /// The last check and the recent checks (up to recent_checks_kept, oldest
+  /// first) of each probed endpoint of these services; ids without probed
+  /// endpoints are left out.
+  ProbeHistories probe_history(const std::vector<std::string>& ids) const;
+
+  /// The last endpoint state changes decided by the health checks (up to
+  /// transitions_kept over all endpoints), oldest first: those whose
+  /// sequence number is above `since`.
+  std::vector<EndpointTransition> recent_transitions(uint64_t since = 0) const;
 
   /// The supervisor, for host actors: the facade's calls block their thread,
   /// and a blocked actor holds a scheduler worker that orasi's own actors

@@ -318,6 +318,64 @@ TEST_CASE("admin API: last check per endpoint and the check latency "
   CHECK(process.wait_for_exit() == 0);
 }
 
+TEST_CASE("admin API: recent checks of the asked services and the "
+          "transition log",
+          "[admin][e2e]") {
+  // Port 1 on loopback refuses: every check fails at once.
+  orasi::test::temp_config_file file{
+      R"({"service_discovery":{"backend":"static","health_check":{)"
+      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
+      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
+      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
+      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::child_process process{{launcher, "--config", file.path()}};
+  REQUIRE(process.wait_for_output("admin API listening on"));
+  httplib::Client client{"127.0.0.1",
+                         orasi::test::admin_port_from_log(process.output())};
+  auto recent = [&] {
+    auto res = client.Get("/v1/probes?service=web-1&service=no-such-service");
+    REQUIRE(res);
+    auto body = json::parse(res->body).as_object();
+    CHECK_FALSE(body.contains("no-such-service"));
+    if (!body.contains("web-1"))
+      return json::array{};
+    return body.at("web-1").at("http://127.0.0.1:1").at("recent").as_array();
+  };
+  REQUIRE(orasi::test::eventually([&] { return recent().size() >= 3; }));
+  auto checks = recent();
+  CHECK(checks.size() <= 32);
+  for (size_t i = 0; i < checks.size(); ++i) {
+    CAPTURE(i);
+    CHECK(checks[i].at("result") == "failed");
+    CHECK(checks[i].at("failure") == "refused");
+    CHECK(checks[i].at("status") == 0);
+    if (i > 0)
+      CHECK(checks[i].at("at_ms").to_number<int64_t>() >=
+            checks[i - 1].at("at_ms").to_number<int64_t>());
+  }
+  // Without ?service= the answer keeps its shape: last checks only.
+  auto all = json::parse(client.Get("/v1/probes")->body);
+  CHECK_FALSE(
+      all.at("web-1").at("http://127.0.0.1:1").as_object().contains("recent"));
+
+  auto log = json::parse(client.Get("/v1/transitions")->body).as_object();
+  CHECK(log.at("capacity") == 512);
+  const auto& transitions = log.at("transitions").as_array();
+  REQUIRE(transitions.size() == 1);
+  const auto& first = transitions.at(0);
+  CHECK(first.at("seq") == 1);
+  CHECK(first.at("service") == "web-1");
+  CHECK(first.at("url") == "http://127.0.0.1:1");
+  CHECK(first.at("from") == "Unknown");
+  CHECK(first.at("to") == "Unhealthy");
+  CHECK(first.at("at_ms").to_number<int64_t>() > 0);
+  auto later = json::parse(client.Get("/v1/transitions?since=1")->body);
+  CHECK(later.at("transitions").as_array().empty());
+  CHECK(client.Get("/v1/transitions?since=x")->status == 400);
+  process.send_signal(SIGTERM);
+  CHECK(process.wait_for_exit() == 0);
+}
+
 TEST_CASE("admin API: waiting watches never take every server thread",
           "[admin][e2e]") {
   admin_launcher run;
