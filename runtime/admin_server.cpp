@@ -26,11 +26,30 @@ namespace orasi {
 
 namespace {
 
+/// Answers with `body` as it is. cpp-httplib compresses a body given to
+/// set_content() for every client that accepts br or gzip, with Brotli at
+/// its slowest setting: for a big registry that costs the server far more
+/// CPU than the request itself (bench/RESULTS.md, dashboard section). A
+/// body from a provider of known length it sends uncompressed, and the
+/// provider shares the (cached) body instead of copying it.
+void send_body(httplib::Response& res, std::shared_ptr<const std::string> body,
+               const char* content_type) {
+  auto size = body->size();
+  res.set_content_provider(size, content_type,
+                           [body = std::move(body)](size_t offset,
+                                                    size_t length,
+                                                    httplib::DataSink& sink) {
+                             return sink.write(body->data() + offset, length);
+                           });
+}
+
 void send_json(httplib::Response& res, int status, const json::value& body,
                uint64_t version) {
   res.status = status;
   res.set_header("X-Orasi-Index", std::to_string(version));
-  res.set_content(json::serialize(body) + "\n", "application/json");
+  send_body(res,
+            std::make_shared<const std::string>(json::serialize(body) + "\n"),
+            "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& kind,
@@ -126,7 +145,14 @@ void send_cached(httplib::Response& res, json_cache& cache,
   }
   res.status = 200;
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
-  res.set_content(*body, "application/json");
+  send_body(res, std::move(body), "application/json");
+}
+
+/// The watch's answer: {"version", "stale", "services"}.
+json::object watch_json(const RegistrySnapshot& snapshot) {
+  return json::object{{"version", snapshot.version},
+                      {"stale", snapshot.stale},
+                      {"services", to_json(snapshot.services)}};
 }
 
 /// Request bodies above this answer 413 (a ServiceInfo is a few KiB).
@@ -243,7 +269,8 @@ void serve_prometheus(ServiceDiscovery& discovery, httplib::Response& res) {
   sample(out, "orasi_backend_limit_refusals_total", type,
          backend.limit_refusals);
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
-  res.set_content(out.str(), "text/plain; version=0.0.4");
+  send_body(res, std::make_shared<const std::string>(out.str()),
+            "text/plain; version=0.0.4");
 }
 
 int64_t epoch_ms(std::chrono::system_clock::time_point at) {
@@ -387,9 +414,10 @@ int status_of(errc kind) {
 
 struct AdminServer::routes {
   httplib::Server http;
-  // The two big reads, serialized once per registry version.
+  // The big reads, serialized once per registry version.
   json_cache all_services;
   json_cache routable_services;
+  json_cache watch_body;
   // Watchers wait here for a new version (a subscription notifies).
   std::mutex version_mutex;
   std::condition_variable version_changed;
@@ -501,12 +529,9 @@ void AdminServer::add_watch_route() {
           });
           --routes.waiting_watches;
         }
-        auto snapshot = discovery.snapshot();
-        send_json(res, 200,
-                  json::object{{"version", snapshot->version},
-                               {"stale", snapshot->stale},
-                               {"services", to_json(snapshot->services)}},
-                  snapshot->version);
+        // Every watcher woken by one version gets the same body: serialize
+        // it once (the stale flag changes only with a new version).
+        send_cached(res, routes.watch_body, discovery.snapshot(), watch_json);
       });
 }
 
@@ -580,7 +605,7 @@ void AdminServer::start() {
   http.Patch(".*", method_not_allowed);
   http.set_error_handler(
       [&discovery](const httplib::Request& req, httplib::Response& res) {
-        if (!res.body.empty())
+        if (res.has_header("X-Orasi-Index"))
           return; // our own error body
         send_error(res, res.status, res.status == 404 ? "not_found" : "error",
                    "no route for " + req.method + " " + req.path,

@@ -49,7 +49,14 @@ void add_dashboard_routes(httplib::Server& http) {
       res.set_header("Referrer-Policy", "no-referrer");
       // The files change with the binary: never serve a stale copy.
       res.set_header("Cache-Control", "no-store");
-      res.set_content(body.data(), body.size(), content_type);
+      // As the API's bodies (admin_server.cpp, send_body): from a provider
+      // of known length, so that cpp-httplib neither copies nor compresses
+      // it on every request.
+      res.set_content_provider(
+          body.size(), content_type,
+          [body](size_t offset, size_t length, httplib::DataSink& sink) {
+            return sink.write(body.data() + offset, length);
+          });
     });
   }
 }

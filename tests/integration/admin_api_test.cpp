@@ -376,6 +376,37 @@ TEST_CASE("admin API: recent checks of the asked services and the "
   CHECK(process.wait_for_exit() == 0);
 }
 
+TEST_CASE("admin API: bodies go out as they are, whatever encodings the "
+          "client accepts, and error bodies stay the API's own",
+          "[admin][e2e]") {
+  admin_launcher run;
+  auto client = run.client();
+  client.set_decompress(false);
+  REQUIRE(client.Put("/v1/services/web-1", web_body, "application/json"));
+  const httplib::Headers accepts{{"Accept-Encoding", "br, gzip, deflate"}};
+  for (auto path : {"/v1/services", "/v1/watch?index=0", "/v1/metrics",
+                    "/metrics", "/", "/dashboard.js", "/dashboard.css"}) {
+    CAPTURE(path);
+    auto res = client.Get(path, accepts);
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK_FALSE(res->has_header("Content-Encoding"));
+    CHECK(res->get_header_value("Content-Length") ==
+          std::to_string(res->body.size()));
+  }
+  auto services = json::parse(client.Get("/v1/services", accepts)->body);
+  CHECK(services.as_object().contains("web-1"));
+  auto missing = client.Get("/v1/services/nope", accepts);
+  REQUIRE(missing);
+  CHECK(missing->status == 404);
+  CHECK(json::parse(missing->body).at("error") == "service \"nope\" not found");
+  auto unrouted = client.Get("/v2/nothing", accepts);
+  REQUIRE(unrouted);
+  CHECK(unrouted->status == 404);
+  CHECK(json::parse(unrouted->body).at("error") ==
+        "no route for GET /v2/nothing");
+}
+
 TEST_CASE("admin API: waiting watches never take every server thread",
           "[admin][e2e]") {
   admin_launcher run;
