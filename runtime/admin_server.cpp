@@ -17,6 +17,7 @@
 
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
+#include "messages/registry_changes.hpp"
 #include "runtime/dashboard.hpp"
 #include "runtime/service_discovery.hpp"
 
@@ -153,6 +154,80 @@ json::object watch_json(const RegistrySnapshot& snapshot) {
   return json::object{{"version", snapshot.version},
                       {"stale", snapshot.stale},
                       {"services", to_json(snapshot.services)}};
+}
+
+/// Versions a ?changes=1 watch may be behind and still get only changes.
+constexpr size_t max_change_steps = 256;
+/// How long after the last ?changes=1 watch the changes are recorded.
+constexpr auto record_changes_for = std::chrono::minutes(1);
+
+/// The watch's answer to a reader that holds an older version
+/// (?changes=1): only the services that changed since, so that a dashboard
+/// over a big registry is not sent, and does not parse, all of them for
+/// each change. The ids changed at each version are recorded (an O(services)
+/// comparison per version) only while such watches come.
+struct change_cache {
+  std::mutex mutex;
+  registry_changes log{max_change_steps};
+  std::chrono::steady_clock::time_point last_asked{};
+  // The last answer: from `base` to `version`.
+  uint64_t base = 0;
+  uint64_t version = 0;
+  std::shared_ptr<const std::string> body;
+};
+
+/// Called with each new version, before the watches wake.
+void remember_version(change_cache& cache, const SnapshotPtr& snapshot) {
+  std::lock_guard<std::mutex> guard{cache.mutex};
+  if (std::chrono::steady_clock::now() - cache.last_asked >= record_changes_for)
+    cache.log.clear(); // nobody asks: only the current version is known
+  cache.log.record(snapshot);
+}
+
+/// A watch asks for changes: record them from the next version on.
+void changes_wanted(change_cache& cache) {
+  std::lock_guard<std::mutex> guard{cache.mutex};
+  cache.last_asked = std::chrono::steady_clock::now();
+}
+
+/// {"version", "stale", "base", "changed": {"<id>": ServiceInfo},
+/// "removed": ["<id>"]} from version `index` to `latest`, or null if a
+/// step in between is not known (the caller sends everything).
+std::shared_ptr<const std::string>
+changes_since(change_cache& cache, uint64_t index, const SnapshotPtr& latest) {
+  std::lock_guard<std::mutex> guard{cache.mutex};
+  if (cache.body && cache.base == index && cache.version == latest->version)
+    return cache.body;
+  if (cache.log.last_version() != latest->version)
+    return nullptr;
+  auto ids = cache.log.since(index);
+  if (!ids)
+    return nullptr;
+  json::object changed;
+  json::array removed;
+  for (const auto& id : *ids) {
+    auto service = latest->services.find(id);
+    if (service == latest->services.end())
+      removed.emplace_back(id);
+    else
+      changed[id] = to_json(service->second);
+  }
+  cache.base = index;
+  cache.version = latest->version;
+  cache.body = std::make_shared<const std::string>(
+      json::serialize(json::object{{"version", latest->version},
+                                   {"stale", latest->stale},
+                                   {"base", index},
+                                   {"changed", std::move(changed)},
+                                   {"removed", std::move(removed)}}) +
+      "\n");
+  return cache.body;
+}
+
+void send_changes(httplib::Response& res,
+                  std::shared_ptr<const std::string> body, uint64_t version) {
+  res.set_header("X-Orasi-Index", std::to_string(version));
+  send_body(res, std::move(body), "application/json");
 }
 
 /// Request bodies above this answer 413 (a ServiceInfo is a few KiB).
@@ -418,6 +493,7 @@ struct AdminServer::routes {
   json_cache all_services;
   json_cache routable_services;
   json_cache watch_body;
+  change_cache watch_changes;
   // Watchers wait here for a new version (a subscription notifies).
   std::mutex version_mutex;
   std::condition_variable version_changed;
@@ -489,10 +565,12 @@ void AdminServer::add_write_routes() {
 void AdminServer::add_watch_route() {
   auto& routes = *server_;
   // Every new version wakes the waiting watches.
-  routes.subscription = discovery_.subscribe([&routes](const SnapshotPtr&) {
-    std::lock_guard<std::mutex> guard{routes.version_mutex};
-    routes.version_changed.notify_all();
-  });
+  routes.subscription =
+      discovery_.subscribe([&routes](const SnapshotPtr& snapshot) {
+        remember_version(routes.watch_changes, snapshot);
+        std::lock_guard<std::mutex> guard{routes.version_mutex};
+        routes.version_changed.notify_all();
+      });
   auto& discovery = discovery_;
   routes.http.Get(
       "/v1/watch", [&discovery, &routes](const httplib::Request& req,
@@ -515,6 +593,9 @@ void AdminServer::add_watch_route() {
                               discovery.snapshot()->version);
           wait = std::min<std::chrono::milliseconds>(*parsed, max_watch_wait);
         }
+        bool changes = req.get_param_value("changes") == "1";
+        if (changes)
+          changes_wanted(routes.watch_changes);
         if (discovery.snapshot()->version <= index) {
           if (++routes.waiting_watches > max_waiting_watches) {
             --routes.waiting_watches;
@@ -529,9 +610,13 @@ void AdminServer::add_watch_route() {
           });
           --routes.waiting_watches;
         }
+        auto latest = discovery.snapshot();
+        if (changes && index > 0)
+          if (auto body = changes_since(routes.watch_changes, index, latest))
+            return send_changes(res, std::move(body), latest->version);
         // Every watcher woken by one version gets the same body: serialize
         // it once (the stale flag changes only with a new version).
-        send_cached(res, routes.watch_body, discovery.snapshot(), watch_json);
+        send_cached(res, routes.watch_body, latest, watch_json);
       });
 }
 

@@ -376,35 +376,58 @@ TEST_CASE("admin API: recent checks of the asked services and the "
   CHECK(process.wait_for_exit() == 0);
 }
 
-TEST_CASE("admin API: bodies go out as they are, whatever encodings the "
-          "client accepts, and error bodies stay the API's own",
+TEST_CASE("admin API: a watch with ?changes=1 gets only what changed since "
+          "its version",
           "[admin][e2e]") {
   admin_launcher run;
   auto client = run.client();
-  client.set_decompress(false);
   REQUIRE(client.Put("/v1/services/web-1", web_body, "application/json"));
-  const httplib::Headers accepts{{"Accept-Encoding", "br, gzip, deflate"}};
-  for (auto path : {"/v1/services", "/v1/watch?index=0", "/v1/metrics",
-                    "/metrics", "/", "/dashboard.js", "/dashboard.css"}) {
-    CAPTURE(path);
-    auto res = client.Get(path, accepts);
+  REQUIRE(client.Put("/v1/services/web-2", web_body, "application/json"));
+  auto version = [&] {
+    auto res = client.Get("/healthz");
     REQUIRE(res);
-    CHECK(res->status == 200);
-    CHECK_FALSE(res->has_header("Content-Encoding"));
-    CHECK(res->get_header_value("Content-Length") ==
-          std::to_string(res->body.size()));
-  }
-  auto services = json::parse(client.Get("/v1/services", accepts)->body);
-  CHECK(services.as_object().contains("web-1"));
-  auto missing = client.Get("/v1/services/nope", accepts);
-  REQUIRE(missing);
-  CHECK(missing->status == 404);
-  CHECK(json::parse(missing->body).at("error") == "service \"nope\" not found");
-  auto unrouted = client.Get("/v2/nothing", accepts);
-  REQUIRE(unrouted);
-  CHECK(unrouted->status == 404);
-  CHECK(json::parse(unrouted->body).at("error") ==
-        "no route for GET /v2/nothing");
+    return std::stoull(res->get_header_value("X-Orasi-Index"));
+  };
+  auto watch = [&](uint64_t index, const char* options) {
+    auto res = client.Get(
+        ("/v1/watch?index=" + std::to_string(index) + options).c_str());
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    CAPTURE(res->body);
+    return json::parse(res->body).as_object();
+  };
+  // The first such watch has the server record changes from now on.
+  auto base = version();
+  CHECK(watch(0, "&changes=1").contains("services"));
+
+  // Woken by one change: that change only.
+  std::thread writer{[&] {
+    std::this_thread::sleep_for(100ms);
+    auto other = run.client();
+    other.Delete("/v1/services/web-1");
+  }};
+  auto one = watch(base, "&wait=10s&changes=1");
+  writer.join();
+  CHECK(one.at("base") == base);
+  CHECK(one.at("version") == base + 1);
+  CHECK(one.at("changed").as_object().empty());
+  CHECK(one.at("removed") == json::array{"web-1"});
+  CHECK_FALSE(one.contains("services"));
+
+  // Several versions behind: everything since, in one answer.
+  REQUIRE(client.Put("/v1/services/web-3", web_body, "application/json"));
+  auto two = watch(base, "&changes=1");
+  CHECK(two.at("version") == base + 2);
+  CHECK(two.at("changed").as_object().size() == 1);
+  CHECK(two.at("changed").as_object().contains("web-3"));
+  CHECK(two.at("removed") == json::array{"web-1"});
+
+  // From before the server recorded, or without ?changes=1: everything.
+  auto full = watch(base - 1, "&changes=1");
+  CHECK(full.at("services").as_object().size() == 2);
+  CHECK_FALSE(full.contains("changed"));
+  auto plain = watch(base, "");
+  CHECK(plain.at("services").as_object().contains("web-3"));
 }
 
 TEST_CASE("admin API: waiting watches never take every server thread",
