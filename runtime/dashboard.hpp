@@ -1,9 +1,9 @@
 // The admin API's web dashboard: GET / answers the page, which loads its
 // stylesheet and script from the same server (nothing external). The files
 // live in admin/dashboard/ and are embedded into the binary at build time
-// (cmake/embed_files.cmake). The page lists the services, their endpoints
-// and health, kept live through GET /v1/watch, with filters by name and by
-// state.
+// (cmake/embed_files.cmake). The page shows a summary of the fleet, the
+// services (unhealthy first, paged, searchable) with each endpoint's recent
+// checks, and the recent transitions; it stays live through GET /v1/watch.
 #pragma once
 
 namespace httplib {

@@ -2,10 +2,16 @@
 # Browser test of the admin API's dashboard (GET /), run by CTest:
 #   run_dashboard_test.sh LAUNCHER WORK_DIR
 # Installs what it needs if missing (Debian's chromium, nodejs, npm; the
-# pinned playwright-core into WORK_DIR, never into the source tree), starts
-# two loopback health-check targets and the real launcher (static backend,
-# probes every 200 ms, admin API on a free port), then drives Chromium with
-# dashboard.test.js. Everything it started is stopped on exit.
+# pinned playwright-core into WORK_DIR, never into the source tree), then
+# starts, all on loopback:
+#   - two health-check targets and a launcher probing them every 200 ms
+#     (static backend): live states, recent checks and transitions;
+#   - a launcher with a fleet of 10,000 static services (30,000 endpoints,
+#     health checks off, declared states): scale, search and paging;
+# and drives Chromium with dashboard.test.js, which prints its figures.
+# Everything it started is stopped on exit.
+#   FLEET_SERVICES=10000   services in the fleet
+#   SCREENSHOT_DIR=DIR     also saves PNGs of both pages there
 set -euo pipefail
 
 launcher=$1
@@ -90,36 +96,47 @@ cat >"$tmp/config.json" <<JSON
   "admin": {"listen": "127.0.0.1:0"}
 }
 JSON
+node "$here/fleet_config.js" "$tmp/fleet.json" "${FLEET_SERVICES:-10000}"
 
-"$launcher" --config "$tmp/config.json" >"$tmp/launcher.log" 2>&1 &
-pids+=($!)
-launcher_pid=$!
-admin_url=
-for i in $(seq 150); do
-  admin_url=$(grep -o 'admin API listening on http://127\.0\.0\.1:[0-9]*' \
-    "$tmp/launcher.log" | head -n1 | sed 's/^admin API listening on //') || true
-  [ -n "$admin_url" ] && break
-  if ! kill -0 "$launcher_pid" 2>/dev/null; then
-    echo "the launcher exited:" >&2
-    cat "$tmp/launcher.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$admin_url" ]; then
+# Starts the launcher on CONFIG, logging to LOG; sets admin_url.
+start_launcher() { # CONFIG LOG
+  "$launcher" --config "$1" >"$2" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  admin_url=
+  local i
+  for i in $(seq 300); do
+    admin_url=$(grep -o 'admin API listening on http://127\.0\.0\.1:[0-9]*' \
+      "$2" | head -n1 | sed 's/^admin API listening on //') || true
+    [ -n "$admin_url" ] && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the launcher exited:" >&2
+      cat "$2" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
   echo "the launcher did not report its admin API:" >&2
-  cat "$tmp/launcher.log" >&2
-  exit 1
-fi
-echo "launcher: admin API at $admin_url; targets on $web_port, $db_port"
+  cat "$2" >&2
+  return 1
+}
+
+start_launcher "$tmp/config.json" "$tmp/launcher.log"
+probe_url=$admin_url
+start_launcher "$tmp/fleet.json" "$tmp/fleet.log"
+fleet_url=$admin_url
+echo "launchers: probing at $probe_url (targets on $web_port, $db_port)," \
+  "fleet at $fleet_url"
 
 # --- the browser --------------------------------------------------------------
 status=0
-NODE_PATH="$work_dir/node_modules" ADMIN_URL="$admin_url" \
+NODE_PATH="$work_dir/node_modules" ADMIN_URL="$probe_url" FLEET_URL="$fleet_url" \
   WEB_CONTROL_URL="http://127.0.0.1:$web_port" CHROMIUM="$chromium_path" \
   node "$here/dashboard.test.js" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "--- launcher log ---" >&2
+  echo "--- launcher log (probing) ---" >&2
   cat "$tmp/launcher.log" >&2
+  echo "--- launcher log (fleet) ---" >&2
+  tail -n 50 "$tmp/fleet.log" >&2
 fi
 exit "$status"
