@@ -91,7 +91,10 @@ cat >"$tmp/config.json" <<JSON
 }
 JSON
 
-"$launcher" --config "$tmp/config.json" >"$tmp/launcher.log" 2>&1 &
+# The loopback guard (backends/loopback_guard.hpp): the launcher refuses,
+# and logs, any connection off loopback; a refusal fails the test below.
+ORASI_LOOPBACK_ONLY=1 "$launcher" --config "$tmp/config.json" \
+  >"$tmp/launcher.log" 2>&1 &
 pids+=($!)
 launcher_pid=$!
 admin_url=
@@ -118,6 +121,10 @@ status=0
 NODE_PATH="$work_dir/node_modules" ADMIN_URL="$admin_url" \
   WEB_CONTROL_URL="http://127.0.0.1:$web_port" CHROMIUM="$chromium_path" \
   node "$here/dashboard.test.js" || status=$?
+if grep -q 'loopback guard refused' "$tmp/launcher.log"; then
+  echo "FAILED: the launcher tried to reach an address off loopback" >&2
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "--- launcher log ---" >&2
   cat "$tmp/launcher.log" >&2
