@@ -124,9 +124,4 @@ probe_actor::behavior_type probe(probe_pointer self, probe_options options);
 /// [1 - jitter, 1 + jitter].
 caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng);
 
-/// Whether an answered attempt passes: an expected status, or 429 (passes,
-/// degraded). Sets `degraded` accordingly.
-bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
-                   bool& degraded);
-
 } // namespace orasi

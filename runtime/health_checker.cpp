@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "actors/endpoint_health_tracker.hpp"
-#include "actors/probe.hpp"
+#include "messages/health_rules.hpp"
 #include "runtime/http_prober.hpp"
 
 namespace orasi {
