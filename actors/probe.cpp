@@ -20,26 +20,6 @@ caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng) {
 
 namespace {
 
-class actor_port : public prober_port {
-public:
-  explicit actor_port(prober_actor prober) : prober_(std::move(prober)) {}
-
-  void submit(attempt_request request, caf::actor reply_to) override {
-    caf::anon_send(prober_, std::move(request), std::move(reply_to));
-  }
-
-private:
-  prober_actor prober_;
-};
-
-} // namespace
-
-prober_port_ptr make_actor_port(prober_actor prober) {
-  return std::make_shared<actor_port>(std::move(prober));
-}
-
-namespace {
-
 const caf::timespan watchdog_grace = std::chrono::seconds(1);
 
 /// The endpoint is Unknown or its last checks disagree with its state: it

@@ -34,13 +34,6 @@ public:
 
 using prober_port_ptr = std::shared_ptr<prober_port>;
 
-/// An actor that plays the prober: it receives (attempt_request, reply_to).
-/// Tests script one; make_actor_port() puts it behind a prober_port.
-using prober_actor =
-    caf::typed_actor<caf::reacts_to<attempt_request, caf::actor>>;
-
-prober_port_ptr make_actor_port(prober_actor prober);
-
 /// Where outcomes go (the supervisor).
 using outcome_listener = caf::typed_actor<caf::reacts_to<probe_outcome>>;
 

@@ -41,9 +41,7 @@ struct storm_fixture : actor_fixture {
     auto settings = test_probe_settings();
     settings.thresholds = health_thresholds{1, 1}; // every storm flips all
     settings.retries = 0;
-    supervisors.push_back(
-        sys.spawn(supervisor, make_probing_options(settings)));
-    sup = supervisors.back();
+    sup = spawn_supervisor(make_probing_options(settings));
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
     supervisor_box = as_scheduled(caf::actor_cast<caf::actor>(sup));
     registry_box =
