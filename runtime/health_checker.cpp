@@ -7,7 +7,7 @@
 
 #include "actors/endpoint_health_tracker.hpp"
 #include "messages/health_rules.hpp"
-#include "runtime/http_prober.hpp"
+#include "runtime/probing/http_prober.hpp"
 
 namespace orasi {
 

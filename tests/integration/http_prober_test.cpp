@@ -19,7 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "runtime/http_prober.hpp"
+#include "runtime/probing/http_prober.hpp"
 #include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
 

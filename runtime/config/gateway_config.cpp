@@ -1,4 +1,4 @@
-#include "runtime/gateway_config.hpp"
+#include "runtime/config/gateway_config.hpp"
 
 #include <cmath>
 #include <cstdio>
@@ -12,8 +12,8 @@
 #include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/probe_messages.hpp"
-#include "runtime/duplicate_keys.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/duplicate_keys.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 namespace json = boost::json;
 

@@ -1,4 +1,4 @@
-#include "runtime/dashboard.hpp"
+#include "admin/dashboard.hpp"
 
 #include <httplib.h>
 

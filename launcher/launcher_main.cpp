@@ -12,10 +12,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 
-#include "runtime/admin_cli.hpp"
-#include "runtime/admin_server.hpp"
-#include "runtime/default_config.hpp"
-#include "runtime/log_format.hpp"
+#include "admin/admin_cli.hpp"
+#include "admin/admin_server.hpp"
+#include "launcher/default_config.hpp"
+#include "launcher/log_format.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace {

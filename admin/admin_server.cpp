@@ -1,4 +1,4 @@
-#include "runtime/admin_server.hpp"
+#include "admin/admin_server.hpp"
 
 #include <boost/json.hpp>
 #include <httplib.h>
@@ -17,7 +17,7 @@
 
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
-#include "runtime/dashboard.hpp"
+#include "admin/dashboard.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace json = boost::json;
