@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "messages/service_info.hpp"
+#include "runtime/config/config_fields.hpp"
 #include "runtime/health_check_config.hpp"
 
 namespace orasi {
@@ -18,6 +19,9 @@ enum class ServiceDiscoveryBackend : uint8_t { Static, Etcd, Consul };
 
 /// "static", "etcd", "consul".
 const char* to_string(ServiceDiscoveryBackend x);
+
+// The config file names an enumerator by its to_string().
+BOOST_DESCRIBE_ENUM(ServiceDiscoveryBackend, Static, Etcd, Consul)
 
 /// `service_discovery.etcd`: the etcd backend's connection and lease.
 struct EtcdConfig {
@@ -44,6 +48,10 @@ struct EtcdConfig {
   bool operator!=(const EtcdConfig& other) const { return !(*this == other); }
 };
 
+BOOST_DESCRIBE_STRUCT(EtcdConfig, (),
+                      (lease_ttl, watch, dial_timeout, request_timeout,
+                       username, password, ca_file, cert_file, key_file))
+
 /// Which verdict decides endpoint health with the Consul backend.
 enum class ConsulHealthSource : uint8_t {
   /// Consul's checks only; orasi does not probe.
@@ -57,6 +65,8 @@ enum class ConsulHealthSource : uint8_t {
 
 /// "consul", "probes", "both".
 const char* to_string(ConsulHealthSource x);
+
+BOOST_DESCRIBE_ENUM(ConsulHealthSource, Consul, Probes, Both)
 
 /// `service_discovery.consul`: the Consul backend (agents in `endpoints`).
 struct ConsulConfig {
@@ -80,6 +90,11 @@ struct ConsulConfig {
   bool operator!=(const ConsulConfig& other) const { return !(*this == other); }
 };
 
+BOOST_DESCRIBE_STRUCT(ConsulConfig, (),
+                      (datacenter, token, service_prefix, health_source, wait,
+                       deregister_critical_after, dial_timeout, request_timeout,
+                       ca_file))
+
 /// Bounds on what a backend may hand the runtime (see
 /// actors/backend_limits.hpp): listings and changes that would cross them
 /// are refused with an error naming the limit; the last good services stay.
@@ -90,13 +105,12 @@ struct LimitsConfig {
   /// answer); a bigger one is cut off and fails like a bad response.
   uint64_t max_response_bytes = 64ull << 20;
 
-  bool operator==(const LimitsConfig& other) const {
-    return max_services == other.max_services &&
-           max_endpoints == other.max_endpoints &&
-           max_response_bytes == other.max_response_bytes;
-  }
+  bool operator==(const LimitsConfig& other) const;
   bool operator!=(const LimitsConfig& other) const { return !(*this == other); }
 };
+
+BOOST_DESCRIBE_STRUCT(LimitsConfig, (),
+                      (max_services, max_endpoints, max_response_bytes))
 
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
@@ -125,6 +139,11 @@ struct ServiceDiscoveryConfig {
   }
 };
 
+BOOST_DESCRIBE_STRUCT(ServiceDiscoveryConfig, (),
+                      (backend, endpoints, prefix, refresh_interval,
+                       health_check_interval, health_check, etcd, consul,
+                       limits, services))
+
 /// `admin`: the launcher's HTTP admin API.
 struct AdminConfig {
   /// host:port; port 0 picks a free port.
@@ -133,11 +152,15 @@ struct AdminConfig {
   std::string token;
 };
 
+BOOST_DESCRIBE_STRUCT(AdminConfig, (), (listen, token))
+
 /// `logging`.
 struct LoggingConfig {
   /// trace, debug, info, warn, error, critical, off.
   std::string level = "info";
 };
+
+BOOST_DESCRIBE_STRUCT(LoggingConfig, (), (level))
 
 struct GatewayConfig {
   ServiceDiscoveryConfig service_discovery;
@@ -159,9 +182,13 @@ struct GatewayConfig {
   void validate() const;
 };
 
+// source_file is where the config came from, not a field of it.
+BOOST_DESCRIBE_STRUCT(GatewayConfig, (), (service_discovery, admin, logging))
+
 /// The fields (outside service_discovery.services) whose values differ,
 /// comma-separated, e.g. "service_discovery.backend, admin.listen"; empty if
-/// none. Used to warn that a reload does not apply them.
+/// none. A section's own fields are named, not their parts
+/// ("service_discovery.etcd"). Used to warn that a reload does not apply them.
 std::string restart_only_changes(const GatewayConfig& running,
                                  const GatewayConfig& next);
 
