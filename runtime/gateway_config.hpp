@@ -116,7 +116,11 @@ BOOST_DESCRIBE_STRUCT(LimitsConfig, (),
 struct ServiceDiscoveryConfig {
   ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
   /// Backend addresses (etcd members, Consul agents); unused by static.
-  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  /// (Not a braced list: GCC 12 crashes counting the members of a struct
+  /// whose member is a braced list of strings, which
+  /// tests/unit/config_readme_test.cpp does.)
+  std::vector<std::string> endpoints =
+      std::vector<std::string>(1, "http://127.0.0.1:2379");
   /// Key prefix in etcd: services live under <prefix>/services/<id>.
   std::string prefix = "/orasi";
   /// Full re-list period (a safety net next to push updates).

@@ -1,7 +1,10 @@
 // A config struct's fields, described once: the JSON name and the member
 // pointer of each, in the order they are read. Reading (with the unknown-field
 // check), equality and the restart-only comparison in gateway_config.cpp walk
-// the description, so adding a field is one edit.
+// the description, and tests/unit/config_readme_test.cpp compares it with the
+// struct's members and with the README's config table: a new field is one
+// entry in its struct's description plus its README row, and a test says
+// when either is missing.
 //
 // A struct is described by BOOST_DESCRIBE_STRUCT when its JSON names are its
 // member names, or else by a `config_fields(const T*)` function, found by
