@@ -7,9 +7,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/describe/enumerators.hpp>
 #include <boost/json.hpp>
+#include <boost/mp11/algorithm.hpp>
 
-#include "backends/static_source.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/probe_messages.hpp"
 #include "runtime/config/duplicate_keys.hpp"
@@ -20,35 +21,19 @@ namespace json = boost::json;
 namespace orasi {
 
 bool HealthCheckConfig::operator==(const HealthCheckConfig& other) const {
-  return timeout == other.timeout &&
-         health_check_path == other.health_check_path &&
-         interval == other.interval && retries == other.retries &&
-         success_threshold == other.success_threshold &&
-         failure_threshold == other.failure_threshold &&
-         expected_statuses == other.expected_statuses &&
-         enabled == other.enabled && jitter_percent == other.jitter_percent &&
-         fast_interval == other.fast_interval &&
-         retry_backoff == other.retry_backoff &&
-         keep_alive == other.keep_alive && tls_verify == other.tls_verify &&
-         panic_threshold_percent == other.panic_threshold_percent;
+  return config_equal(*this, other);
 }
 
 bool EtcdConfig::operator==(const EtcdConfig& other) const {
-  return lease_ttl == other.lease_ttl && watch == other.watch &&
-         dial_timeout == other.dial_timeout &&
-         request_timeout == other.request_timeout &&
-         username == other.username && password == other.password &&
-         ca_file == other.ca_file && cert_file == other.cert_file &&
-         key_file == other.key_file;
+  return config_equal(*this, other);
 }
 
 bool ConsulConfig::operator==(const ConsulConfig& other) const {
-  return datacenter == other.datacenter && token == other.token &&
-         service_prefix == other.service_prefix &&
-         health_source == other.health_source && wait == other.wait &&
-         deregister_critical_after == other.deregister_critical_after &&
-         dial_timeout == other.dial_timeout &&
-         request_timeout == other.request_timeout && ca_file == other.ca_file;
+  return config_equal(*this, other);
+}
+
+bool LimitsConfig::operator==(const LimitsConfig& other) const {
+  return config_equal(*this, other);
 }
 
 const char* to_string(ConsulHealthSource x) {
@@ -171,288 +156,192 @@ bool is_valid_host(const std::string& host) {
   throw GatewayError{errc::config_invalid, field + ": " + reason};
 }
 
-/// Reads the members of one JSON object, rejecting unknown fields.
-class object_reader {
-public:
-  object_reader(const json::value& value, std::string path)
-      : path_(std::move(path)) {
-    if (!value.is_object())
-      fail(path_, "expected an object");
-    object_ = &value.get_object();
-  }
+/// "a.b": the field `name` of the object at `path` ("" is the root).
+std::string field_path(const std::string& path, std::string_view name) {
+  return path.empty() ? std::string{name} : path + "." + std::string{name};
+}
 
-  void check_known(std::initializer_list<std::string_view> known) const {
-    for (const auto& member : *object_)
-      if (std::find(known.begin(), known.end(), member.key()) == known.end())
-        fail(field(member.key()), "unknown field");
-  }
+// Readers of a present value, chosen by the member's type (an absent field
+// keeps its default). Declared before the templates below, which call them.
 
-  const json::value* find(std::string_view key) const {
-    return object_->if_contains(key);
-  }
+void read_value(const json::value& in, const std::string& path, bool& out) {
+  if (!in.is_bool())
+    fail(path, "expected true or false");
+  out = in.get_bool();
+}
 
-  std::string field(std::string_view key) const {
-    return path_ + "." + std::string{key};
-  }
+void read_value(const json::value& in, const std::string& path,
+                std::string& out) {
+  if (!in.is_string())
+    fail(path, "expected a string");
+  out = std::string{in.get_string()};
+}
 
-  void read(std::string_view key, bool& out) const {
-    if (auto value = find(key)) {
-      if (!value->is_bool())
-        fail(field(key), "expected true or false");
-      out = value->get_bool();
-    }
-  }
+void read_value(const json::value& in, const std::string& path, uint32_t& out) {
+  if (!in.is_int64() && !in.is_uint64())
+    fail(path, "expected a non-negative integer");
+  // Large unsigned values do not fit int64: compare without converting.
+  auto in_range = in.is_uint64()
+                      ? in.get_uint64() <= 1'000'000
+                      : in.get_int64() >= 0 && in.get_int64() <= 1'000'000;
+  if (!in_range)
+    fail(path, "out of range 0..1000000");
+  out = static_cast<uint32_t>(in.to_number<uint64_t>());
+}
 
-  void read(std::string_view key, std::string& out) const {
-    if (auto value = find(key)) {
-      if (!value->is_string())
-        fail(field(key), "expected a string");
-      out = std::string{value->get_string()};
-    }
-  }
+void read_value(const json::value& in, const std::string& path, uint64_t& out) {
+  if (in.is_uint64() || (in.is_int64() && in.get_int64() >= 0))
+    out = in.to_number<uint64_t>();
+  else
+    fail(path, "expected a non-negative integer");
+}
 
-  void read(std::string_view key, uint32_t& out) const {
-    if (auto value = find(key)) {
-      if (!value->is_int64() && !value->is_uint64())
-        fail(field(key), "expected a non-negative integer");
-      // Large unsigned values do not fit int64: compare without converting.
-      auto in_range = value->is_uint64() ? value->get_uint64() <= 1'000'000
-                                         : value->get_int64() >= 0 &&
-                                               value->get_int64() <= 1'000'000;
-      if (!in_range)
-        fail(field(key), "out of range 0..1000000");
-      out = static_cast<uint32_t>(value->to_number<uint64_t>());
-    }
-  }
-
-  void read(std::string_view key, uint64_t& out) const {
-    if (auto value = find(key)) {
-      if (value->is_uint64() || (value->is_int64() && value->get_int64() >= 0))
-        out = value->to_number<uint64_t>();
-      else
-        fail(field(key), "expected a non-negative integer");
-    }
-  }
-
-  void read(std::string_view key, Duration& out) const {
-    if (auto value = find(key)) {
-      if (!value->is_string())
-        fail(field(key), "expected a duration string like \"30s\" or "
-                         "\"250ms\"");
-      auto parsed = parse_duration(value->get_string());
-      if (!parsed)
-        fail(field(key), "bad duration \"" + std::string{value->get_string()} +
-                             "\" (expected e.g. \"30s\", \"250ms\", \"5m\")");
-      out = *parsed;
-    }
-  }
-
-  void read(std::string_view key, std::optional<Duration>& out) const {
-    if (find(key)) {
-      Duration value{};
-      read(key, value);
-      out = value;
-    }
-  }
-
-  void read(std::string_view key, std::vector<std::string>& out) const {
-    if (auto value = find(key)) {
-      if (!value->is_array())
-        fail(field(key), "expected an array of strings");
-      out.clear();
-      const auto& array = value->get_array();
-      for (size_t i = 0; i < array.size(); ++i) {
-        if (!array[i].is_string())
-          fail(field(key) + "[" + std::to_string(i) + "]", "expected a string");
-        out.emplace_back(array[i].get_string());
-      }
-    }
-  }
-
-private:
-  std::string path_;
-  const json::object* object_ = nullptr;
-};
+void read_value(const json::value& in, const std::string& path, Duration& out) {
+  if (!in.is_string())
+    fail(path, "expected a duration string like \"30s\" or \"250ms\"");
+  auto parsed = parse_duration(in.get_string());
+  if (!parsed)
+    fail(path, "bad duration \"" + std::string{in.get_string()} +
+                   "\" (expected e.g. \"30s\", \"250ms\", \"5m\")");
+  out = *parsed;
+}
 
 /// One entry of expected_statuses: 204 or "200-299".
-StatusRange read_status_range(const json::value& value,
-                              const std::string& field) {
+void read_value(const json::value& in, const std::string& path,
+                StatusRange& out) {
   auto in_range = [](int64_t code) { return code >= 100 && code <= 599; };
-  if (value.is_int64() || value.is_uint64()) {
-    auto code = value.is_int64() ? value.get_int64() : -1;
+  if (in.is_int64() || in.is_uint64()) {
+    auto code = in.is_int64() ? in.get_int64() : -1;
     if (!in_range(code))
-      fail(field, "not an HTTP status (100..599)");
-    return StatusRange{static_cast<uint16_t>(code),
-                       static_cast<uint16_t>(code)};
+      fail(path, "not an HTTP status (100..599)");
+    out = StatusRange{static_cast<uint16_t>(code), static_cast<uint16_t>(code)};
+    return;
   }
-  if (value.is_string()) {
-    std::string text{value.get_string()};
-    int first = 0;
-    int last = 0;
-    char dash = 0;
-    char extra = 0;
-    if (std::sscanf(text.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) ==
-            3 &&
-        dash == '-' && in_range(first) && in_range(last) && first <= last)
-      return StatusRange{static_cast<uint16_t>(first),
-                         static_cast<uint16_t>(last)};
-    fail(field, "bad status range \"" + text +
-                    "\" (expected e.g. \"200-299\", both in 100..599)");
-  }
-  fail(field, "expected a status (204) or a range (\"200-299\")");
+  if (!in.is_string())
+    fail(path, "expected a status (204) or a range (\"200-299\")");
+  std::string text{in.get_string()};
+  int first = 0;
+  int last = 0;
+  char dash = 0;
+  char extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &first, &dash, &last, &extra) !=
+          3 ||
+      dash != '-' || !in_range(first) || !in_range(last) || first > last)
+    fail(path, "bad status range \"" + text +
+                   "\" (expected e.g. \"200-299\", both in 100..599)");
+  out = StatusRange{static_cast<uint16_t>(first), static_cast<uint16_t>(last)};
 }
 
-void read_expected_statuses(const object_reader& reader,
-                            std::vector<StatusRange>& out) {
-  auto value = reader.find("expected_statuses");
-  if (!value)
-    return;
-  auto field = reader.field("expected_statuses");
-  if (!value->is_array() || value->get_array().empty())
-    fail(field, "expected a non-empty array of statuses or ranges");
+template <class T>
+void read_elements(const json::array& in, const std::string& path,
+                   std::vector<T>& out) {
   out.clear();
-  const auto& array = value->get_array();
-  for (size_t i = 0; i < array.size(); ++i)
-    out.push_back(
-        read_status_range(array[i], field + "[" + std::to_string(i) + "]"));
+  for (size_t i = 0; i < in.size(); ++i)
+    read_value(in[i], path + "[" + std::to_string(i) + "]", out.emplace_back());
 }
 
-void read_health_check(const json::value& value, HealthCheckConfig& out) {
-  object_reader reader{value, "service_discovery.health_check"};
-  reader.check_known({"enabled", "path", "timeout", "interval", "retries",
-                      "success_threshold", "failure_threshold",
-                      "expected_statuses", "jitter_percent", "fast_interval",
-                      "retry_backoff", "keep_alive", "tls_verify",
-                      "panic_threshold_percent"});
-  reader.read("enabled", out.enabled);
-  reader.read("path", out.health_check_path);
-  reader.read("timeout", out.timeout);
-  reader.read("interval", out.interval);
-  reader.read("retries", out.retries);
-  reader.read("success_threshold", out.success_threshold);
-  reader.read("failure_threshold", out.failure_threshold);
-  read_expected_statuses(reader, out.expected_statuses);
-  reader.read("jitter_percent", out.jitter_percent);
-  reader.read("fast_interval", out.fast_interval);
-  reader.read("retry_backoff", out.retry_backoff);
-  reader.read("keep_alive", out.keep_alive);
-  reader.read("tls_verify", out.tls_verify);
-  reader.read("panic_threshold_percent", out.panic_threshold_percent);
+void read_value(const json::value& in, const std::string& path,
+                std::vector<std::string>& out) {
+  if (!in.is_array())
+    fail(path, "expected an array of strings");
+  read_elements(in.get_array(), path, out);
 }
 
-void read_etcd(const json::value& value, EtcdConfig& out) {
-  object_reader reader{value, "service_discovery.etcd"};
-  reader.check_known({"lease_ttl", "watch", "dial_timeout", "request_timeout",
-                      "username", "password", "ca_file", "cert_file",
-                      "key_file"});
-  reader.read("lease_ttl", out.lease_ttl);
-  reader.read("watch", out.watch);
-  reader.read("dial_timeout", out.dial_timeout);
-  reader.read("request_timeout", out.request_timeout);
-  reader.read("username", out.username);
-  reader.read("password", out.password);
-  reader.read("ca_file", out.ca_file);
-  reader.read("cert_file", out.cert_file);
-  reader.read("key_file", out.key_file);
+void read_value(const json::value& in, const std::string& path,
+                std::vector<StatusRange>& out) {
+  if (!in.is_array() || in.get_array().empty())
+    fail(path, "expected a non-empty array of statuses or ranges");
+  read_elements(in.get_array(), path, out);
 }
 
-void read_consul(const json::value& value, ConsulConfig& out) {
-  object_reader reader{value, "service_discovery.consul"};
-  reader.check_known({"datacenter", "token", "service_prefix", "health_source",
-                      "wait", "deregister_critical_after", "dial_timeout",
-                      "request_timeout", "ca_file"});
-  reader.read("datacenter", out.datacenter);
-  reader.read("token", out.token);
-  reader.read("service_prefix", out.service_prefix);
-  std::string source;
-  reader.read("health_source", source);
-  if (source == "consul")
-    out.health_source = ConsulHealthSource::Consul;
-  else if (source == "probes")
-    out.health_source = ConsulHealthSource::Probes;
-  else if (source == "both")
-    out.health_source = ConsulHealthSource::Both;
-  else if (reader.find("health_source"))
-    fail(reader.field("health_source"),
-         "unknown source \"" + source + "\" (expected consul, probes or both)");
-  reader.read("wait", out.wait);
-  reader.read("deregister_critical_after", out.deregister_critical_after);
-  reader.read("dial_timeout", out.dial_timeout);
-  reader.read("request_timeout", out.request_timeout);
-  reader.read("ca_file", out.ca_file);
+/// The static backend's services: ServiceInfo's own codec, strict.
+void read_value(const json::value& in, const std::string& path,
+                ServiceMap& out) {
+  auto services = decode_services(in, path, unknown_fields::reject);
+  if (!services)
+    throw GatewayError{errc::config_invalid, error_message(services.error())};
+  out = std::move(*services);
 }
 
-void read_backend(const object_reader& reader, ServiceDiscoveryBackend& out) {
+template <class T>
+void read_value(const json::value& in, const std::string& path,
+                std::optional<T>& out) {
+  read_value(in, path, out.emplace());
+}
+
+/// What an unknown name of the enum is called in errors.
+const char* enum_noun(ServiceDiscoveryBackend) {
+  return "backend";
+}
+const char* enum_noun(ConsulHealthSource) {
+  return "source";
+}
+
+/// An enumerator by its to_string().
+template <class E>
+std::enable_if_t<boost::describe::has_describe_enumerators<E>::value>
+read_value(const json::value& in, const std::string& path, E& out) {
   std::string name;
-  reader.read("backend", name);
-  if (name.empty() && !reader.find("backend"))
-    return;
-  if (name == "static")
-    out = ServiceDiscoveryBackend::Static;
-  else if (name == "etcd")
-    out = ServiceDiscoveryBackend::Etcd;
-  else if (name == "consul")
-    out = ServiceDiscoveryBackend::Consul;
-  else
-    fail(reader.field("backend"),
-         "unknown backend \"" + name + "\" (expected static, etcd or consul)");
+  read_value(in, path, name);
+  using enumerators = boost::describe::describe_enumerators<E>;
+  constexpr auto count = boost::mp11::mp_size<enumerators>::value;
+  bool found = false;
+  std::string expected; // "static, etcd or consul"
+  size_t index = 0;
+  boost::mp11::mp_for_each<enumerators>([&](auto enumerator) {
+    if (name == to_string(enumerator.value)) {
+      out = enumerator.value;
+      found = true;
+    }
+    expected += index == 0 ? "" : index + 1 == count ? " or " : ", ";
+    expected += to_string(enumerator.value);
+    ++index;
+  });
+  if (!found)
+    fail(path, std::string{"unknown "} + enum_noun(E{}) + " \"" + name +
+                   "\" (expected " + expected + ")");
 }
 
-void read_limits(const json::value& value, LimitsConfig& out) {
-  object_reader reader{value, "service_discovery.limits"};
-  reader.check_known({"max_services", "max_endpoints", "max_response_bytes"});
-  reader.read("max_services", out.max_services);
-  reader.read("max_endpoints", out.max_endpoints);
-  reader.read("max_response_bytes", out.max_response_bytes);
-}
+/// Defaults that depend on other fields, applied once a section is read.
+template <class T>
+void after_read(T&, const json::object&) {}
 
-void read_service_discovery(const json::value& root, const json::value& value,
-                            ServiceDiscoveryConfig& out) {
-  object_reader reader{value, "service_discovery"};
-  reader.check_known({"backend", "endpoints", "prefix", "refresh_interval",
-                      "health_check_interval", "health_check", "etcd", "consul",
-                      "limits", "services"});
-  read_backend(reader, out.backend);
-  reader.read("endpoints", out.endpoints);
+void after_read(ServiceDiscoveryConfig& out, const json::object& in) {
   // The default names etcd's client port; Consul's agent listens on 8500.
   if (out.backend == ServiceDiscoveryBackend::Consul &&
-      !reader.find("endpoints"))
+      !in.contains("endpoints"))
     out.endpoints = {"http://127.0.0.1:8500"};
-  reader.read("prefix", out.prefix);
-  reader.read("refresh_interval", out.refresh_interval);
-  reader.read("health_check_interval", out.health_check_interval);
-  if (auto health_check = reader.find("health_check"))
-    read_health_check(*health_check, out.health_check);
-  if (auto etcd = reader.find("etcd"))
-    read_etcd(*etcd, out.etcd);
-  if (auto consul = reader.find("consul"))
-    read_consul(*consul, out.consul);
-  if (auto limits = reader.find("limits"))
-    read_limits(*limits, out.limits);
-  auto services = backends::static_services_from_config(root);
-  if (!services)
-    throw GatewayError::from(services.error());
-  out.services = std::move(*services);
 }
 
-GatewayConfig read_config(const json::value& root) {
-  GatewayConfig config;
-  object_reader reader{root, "config"};
-  reader.check_known({"service_discovery", "admin", "logging"});
-  if (auto discovery = reader.find("service_discovery"))
-    read_service_discovery(root, *discovery, config.service_discovery);
-  if (auto admin = reader.find("admin")) {
-    object_reader admin_reader{*admin, "admin"};
-    admin_reader.check_known({"listen", "token"});
-    admin_reader.read("listen", config.admin.listen);
-    admin_reader.read("token", config.admin.token);
-  }
-  if (auto logging = reader.find("logging")) {
-    object_reader logging_reader{*logging, "logging"};
-    logging_reader.check_known({"level"});
-    logging_reader.read("level", config.logging.level);
-  }
-  return config;
+/// A described struct: unknown fields first, then each present field in
+/// the description's order.
+template <class T>
+std::enable_if_t<has_config_fields_v<T>>
+read_value(const json::value& in, const std::string& path, T& out) {
+  // The root is "config" in errors, but its fields go by their own names.
+  const auto where = path.empty() ? std::string{"config"} : path;
+  if (!in.is_object())
+    fail(where, "expected an object");
+  const auto& object = in.get_object();
+  for (const auto& member : object)
+    if (!has_config_field<T>(member.key()))
+      fail(field_path(where, member.key()), "unknown field");
+  for_each_config_field<T>([&](const char* name, auto member) {
+    if (auto value = object.if_contains(name))
+      read_value(*value, field_path(path, name), out.*member);
+  });
+  after_read(out, object);
+}
+
+/// What a reload applies: the static backend's services (the README, "The
+/// static backend"); every other field takes effect on restart.
+template <class Section, class M>
+bool applied_by_reload(M Section::*member) {
+  if constexpr (std::is_same_v<Section, ServiceDiscoveryConfig> &&
+                std::is_same_v<M, ServiceMap>)
+    return member == &ServiceDiscoveryConfig::services;
+  else
+    return false;
 }
 
 /// "line 3, column 14" for the byte at `offset`.
@@ -594,7 +483,7 @@ GatewayConfig GatewayConfig::from_json(std::string_view text,
     fail(origin, "duplicate key \"" + *duplicate + "\"");
   GatewayConfig config;
   try {
-    config = read_config(root);
+    read_value(root, "", config);
     config.validate();
   } catch (const GatewayError& err) {
     throw GatewayError{err.kind(), origin + ": " + err.message()};
@@ -677,34 +566,19 @@ void GatewayConfig::validate() const {
 
 std::string restart_only_changes(const GatewayConfig& running,
                                  const GatewayConfig& next) {
-  const auto& a = running.service_discovery;
-  const auto& b = next.service_discovery;
-  const auto& ha = a.health_check;
-  const auto& hb = b.health_check;
-  std::pair<const char*, bool> fields[] = {
-      {"service_discovery.backend", a.backend != b.backend},
-      {"service_discovery.endpoints", a.endpoints != b.endpoints},
-      {"service_discovery.prefix", a.prefix != b.prefix},
-      {"service_discovery.refresh_interval",
-       a.refresh_interval != b.refresh_interval},
-      {"service_discovery.health_check_interval",
-       a.health_check_interval != b.health_check_interval},
-      {"service_discovery.health_check", ha != hb},
-      {"service_discovery.etcd", a.etcd != b.etcd},
-      {"service_discovery.consul", a.consul != b.consul},
-      {"service_discovery.limits", a.limits != b.limits},
-      {"admin.listen", running.admin.listen != next.admin.listen},
-      {"admin.token", running.admin.token != next.admin.token},
-      {"logging.level", running.logging.level != next.logging.level},
-  };
   std::string result;
-  for (const auto& [name, changed] : fields) {
-    if (!changed)
-      continue;
-    if (!result.empty())
-      result += ", ";
-    result += name;
-  }
+  for_each_config_field<GatewayConfig>([&](const char* section, auto part) {
+    const auto& a = running.*part;
+    const auto& b = next.*part;
+    using section_type = std::decay_t<decltype(a)>;
+    for_each_config_field<section_type>([&](const char* name, auto member) {
+      if (applied_by_reload(member) || config_equal(a.*member, b.*member))
+        return;
+      if (!result.empty())
+        result += ", ";
+      result += std::string{section} + "." + name;
+    });
+  });
   return result;
 }
 
