@@ -202,6 +202,12 @@ int main(int argc, char** argv) {
   // Client commands talk to a running launcher instead of being one.
   if (argc > 1 && orasi::cli::is_command(argv[1]))
     return orasi::cli::run(argc, argv);
+  // A peer that closes a TLS connection while we write to it (etcd refusing
+  // a client without a certificate, say) raises SIGPIPE inside OpenSSL's
+  // write, whose default action ends the process without a word. The admin
+  // server's httplib::Server ignores it as a side effect of its
+  // construction; a start before that must not depend on it.
+  std::signal(SIGPIPE, SIG_IGN);
   auto signals = blocked_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   launcher_args args;
