@@ -172,7 +172,7 @@ TEST_CASE("admin API: a watch wakes at a change, or at its wait",
       woke_at - changed_at);
   CAPTURE(latency.count());
   // Woken by the change, long before its wait would have ended; how soon
-  // is a measurement (bench/).
+  // is a measurement (bench/run_watch_latency.sh).
   CHECK(latency < watch_wait / 5);
   auto answer = json::parse(body);
   CHECK(answer.at("version").as_int64() > static_cast<int64_t>(version));
