@@ -66,7 +66,7 @@ TEST_CASE("the loopback guard is on in every test binary") {
 
 TEST_CASE("the guard refuses a probe of an address off loopback") {
   http_prober prober;
-  require_refused(probe_once(prober, "10.5.0.1", 80));
+  require_refused(probe_once(prober, "192.0.2.1", 80)); // TEST-NET-1
   require_refused(probe_once(prober, "2001:db8::1", 80));
   CHECK(prober.open_connections() == 0);
   CHECK(loopback_guard::take_refusals() == 2);
@@ -82,7 +82,7 @@ TEST_CASE("the guard refuses a name lookup through the system resolver") {
 TEST_CASE("the guard refuses a name that resolves off loopback") {
   http_prober_options options;
   options.resolve_hook = [](const std::string& host) {
-    return host == "far.test" ? std::vector<std::string>{"10.9.9.9"}
+    return host == "far.test" ? std::vector<std::string>{"198.51.100.9"}
                               : std::vector<std::string>{"127.0.0.1"};
   };
   http_prober prober{options};
@@ -104,7 +104,7 @@ TEST_CASE("the guard lets loopback probes through") {
 
 TEST_CASE("the guard refuses a backend client off loopback") {
   backends::http_client_settings settings;
-  CHECK_THROWS_AS(backends::make_http_client("http://10.5.0.1:2379", settings),
+  CHECK_THROWS_AS(backends::make_http_client("http://192.0.2.1:2379", settings),
                   std::invalid_argument);
   CHECK_THROWS_AS(
       backends::make_http_client("https://etcd.example.com:2379", settings),
