@@ -1,5 +1,7 @@
 #include "actors/probe.hpp"
 
+#include "messages/health_rules.hpp"
+
 #include <algorithm>
 
 #include <caf/event_based_actor.hpp>
@@ -14,42 +16,6 @@ caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng) {
   std::uniform_real_distribution<double> factor{1.0 - jitter, 1.0 + jitter};
   return caf::timespan{static_cast<caf::timespan::rep>(
       static_cast<double>(base.count()) * factor(rng))};
-}
-
-bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
-                   bool& degraded) {
-  degraded = false;
-  if (std::any_of(
-          expected.begin(), expected.end(),
-          [&](const StatusRange& range) { return range.contains(status); }))
-    return true;
-  // 429 Too Many Requests: the endpoint is alive and answering, only
-  // shedding load. Taking it out would push its share onto the others.
-  if (status == 429) {
-    degraded = true;
-    return true;
-  }
-  return false;
-}
-
-namespace {
-
-class actor_port : public prober_port {
-public:
-  explicit actor_port(prober_actor prober) : prober_(std::move(prober)) {}
-
-  void submit(attempt_request request, caf::actor reply_to) override {
-    caf::anon_send(prober_, std::move(request), std::move(reply_to));
-  }
-
-private:
-  prober_actor prober_;
-};
-
-} // namespace
-
-prober_port_ptr make_actor_port(prober_actor prober) {
-  return std::make_shared<actor_port>(std::move(prober));
 }
 
 namespace {

@@ -34,13 +34,6 @@ public:
 
 using prober_port_ptr = std::shared_ptr<prober_port>;
 
-/// An actor that plays the prober: it receives (attempt_request, reply_to).
-/// Tests script one; make_actor_port() puts it behind a prober_port.
-using prober_actor =
-    caf::typed_actor<caf::reacts_to<attempt_request, caf::actor>>;
-
-prober_port_ptr make_actor_port(prober_actor prober);
-
 /// Where outcomes go (the supervisor).
 using outcome_listener = caf::typed_actor<caf::reacts_to<probe_outcome>>;
 
@@ -123,10 +116,5 @@ probe_actor::behavior_type probe(probe_pointer self, probe_options options);
 /// The wait before the next check: `base` scaled by a uniform factor in
 /// [1 - jitter, 1 + jitter].
 caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng);
-
-/// Whether an answered attempt passes: an expected status, or 429 (passes,
-/// degraded). Sets `degraded` accordingly.
-bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
-                   bool& degraded);
 
 } // namespace orasi

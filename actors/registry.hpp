@@ -36,7 +36,8 @@ using registry_actor = caf::typed_actor<
     // version; it gets the current snapshot at once if there is one.
     caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
     caf::reacts_to<unsubscribe_atom, caf::actor>,
-    // The current snapshot (for callers that prefer a message to the store).
+    // The current snapshot, for actors that prefer a message to the store
+    // (supported API; bench/read_path_bench measures the store against it).
     caf::replies_to<snapshot_atom>::with<SnapshotPtr>>;
 
 using endpoint_key = std::pair<std::string, std::string>; // service id, url

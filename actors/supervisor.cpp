@@ -603,6 +603,8 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
 supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                                            supervisor_options options) {
   self->state.options = std::move(options);
+  if (self->state.options.observed_children)
+    self->state.children = self->state.options.observed_children;
   // One count of what the registry holds, whichever adapter is alive.
   auto& backend = self->state.options.backend;
   if (!backend.forwarded)
@@ -681,16 +683,6 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
         reconcile_probes(self, *snapshot);
         if (self->state.held > 0)
           release_held(self); // fewer endpoints failing, or fewer endpoints
-      },
-      [self](children_atom) {
-        return std::make_tuple(self->state.children->registry,
-                               self->state.children->backend);
-      },
-      [self](probes_atom) {
-        std::vector<std::string> endpoints;
-        for (auto& [key, handle] : self->state.children->probes)
-          endpoints.push_back(key.first + " " + key.second);
-        return endpoints;
       },
   };
 }

@@ -41,11 +41,7 @@ using supervisor_actor = caf::typed_actor<
     // Tagged with the lifecycle generation that scheduled it.
     caf::reacts_to<restart_atom, child_kind, uint64_t>,
     // The supervisor's own subscription: prunes verdicts of gone endpoints.
-    caf::reacts_to<changed_atom, SnapshotPtr>,
-    // Current children, for diagnostics and tests.
-    caf::replies_to<children_atom>::with<registry_actor, backend_actor>,
-    // The endpoints being probed, as "service_id url", for diagnostics.
-    caf::replies_to<probes_atom>::with<std::vector<std::string>>>;
+    caf::reacts_to<changed_atom, SnapshotPtr>>;
 
 struct restart_policy {
   caf::timespan initial_backoff = std::chrono::milliseconds(100);
@@ -64,6 +60,14 @@ struct probing_options {
   uint32_t panic_threshold_percent = 0;
 };
 
+/// The current children; shared with a cleanup functor that ends them when
+/// the supervisor ends (state is gone by then).
+struct supervisor_children {
+  registry_actor registry; // null while stopped or awaiting restart
+  backend_actor backend;   // null while stopped or awaiting restart
+  std::map<endpoint_key, probe_actor> probes; // one per known endpoint
+};
+
 struct supervisor_options {
   std::shared_ptr<snapshot_store> store;
   backend_options backend;
@@ -79,6 +83,10 @@ struct supervisor_options {
   bool backend_vetoes = false;
   /// See registry_options::health_batch_window.
   caf::timespan health_batch_window = std::chrono::milliseconds(10);
+  /// Test seam: when set, the supervisor keeps its children in this record
+  /// instead of a private one, so that deterministic tests (one thread,
+  /// test_coordinator) see which actors it runs. Production leaves it null.
+  std::shared_ptr<supervisor_children> observed_children;
 };
 
 /// Restart bookkeeping for one child.
@@ -86,14 +94,6 @@ struct child_restarts {
   caf::timespan next_backoff{0};               // delay before the next restart
   caf::actor_clock::time_point last_restart{}; // when it was last restarted
   uint64_t count = 0;                          // restarts so far
-};
-
-/// The current children; shared with a cleanup functor that ends them when
-/// the supervisor ends (state is gone by then).
-struct supervisor_children {
-  registry_actor registry; // null while stopped or awaiting restart
-  backend_actor backend;   // null while stopped or awaiting restart
-  std::map<endpoint_key, probe_actor> probes; // one per known endpoint
 };
 
 /// The threshold machine of one endpoint plus its degraded flag.

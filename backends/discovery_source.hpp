@@ -42,8 +42,8 @@ struct source_counters {
   uint64_t lease_regrants = 0;    // registrations redone after a lost lease
 };
 
-/// A source of services. Implementations: static_source (this issue); etcd
-/// and Consul clients implement the same interface.
+/// A source of services. Implementations: static_source, etcd_source and
+/// consul_source.
 class discovery_source {
 public:
   virtual ~discovery_source();

@@ -14,6 +14,11 @@ namespace json = boost::json;
 
 namespace orasi::backends {
 
+namespace {
+
+/// "service_discovery.services" of a parsed config document. The config
+/// layer (runtime/gateway_config) reads the whole document itself; this is
+/// the static source's own loader, for a source used without it.
 caf::expected<ServiceMap>
 static_services_from_config(const json::value& config_root) {
   if (!config_root.is_object())
@@ -33,6 +38,8 @@ static_services_from_config(const json::value& config_root) {
     return make_error(errc::config_invalid, error_message(result.error()));
   return result;
 }
+
+} // namespace
 
 caf::expected<ServiceMap> load_static_services(const std::string& path) {
   std::ifstream in{path, std::ios::binary};

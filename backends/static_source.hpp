@@ -7,19 +7,13 @@
 #include <set>
 #include <string>
 
-#include <boost/json/fwd.hpp>
-
 #include "backends/discovery_source.hpp"
 
 namespace orasi::backends {
 
-/// Extracts and validates "service_discovery.services" from a parsed config
-/// document (strict: unknown fields are errors). Absent means no services.
-caf::expected<ServiceMap>
-static_services_from_config(const boost::json::value& config_root);
-
-/// Reads `path` and extracts its services as above. Errors name the file and
-/// the field at fault.
+/// Reads `path` and extracts "service_discovery.services" (strict: unknown
+/// fields are errors; absent means no services) without reading the rest of
+/// the file. Errors name the file and the field at fault.
 caf::expected<ServiceMap> load_static_services(const std::string& path);
 
 struct static_source_options {

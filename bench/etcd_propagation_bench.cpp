@@ -1,4 +1,4 @@
-// etcd backend benchmark (issue 4), against a running etcd (--etcd URL):
+// etcd backend benchmark, against a running etcd (--etcd URL):
 //
 // Propagation: an orasi::ServiceDiscovery on the etcd backend and, beside
 // it, `etcdctl watch --prefix <prefix>/services/` as a child process (gRPC)

@@ -6,6 +6,10 @@
 // measures a steady window: process CPU per 1,000 attempts and RSS per
 // endpoint. Prints one JSON line.
 //
+// --blackholed M adds M endpoints on an in-process server that reads each
+// request and never answers: the target then shows whether hanging checks
+// delay the healthy ones (fairness).
+//
 // --detect adds M endpoints on an in-process server, registered one by one
 // over one interval so that their checks are spread evenly over it; once
 // everything is Healthy, that server starts answering 503 and the benchmark
@@ -66,6 +70,7 @@ struct bench_options {
   uint32_t success_threshold = 2;
   uint32_t failure_threshold = 3;
   uint32_t retries = 3;
+  size_t blackholed = 0;        // endpoints that never answer (fairness)
   bool detect = false;          // measure detection latency instead
   size_t detect_endpoints = 50; // M
   bool fail_blackhole = false;  // fail by never answering (not with a 503)
@@ -202,7 +207,8 @@ void add_services(orasi::ServiceMap& services, const std::string& prefix,
   }
 }
 
-orasi::GatewayConfig make_config(const bench_options& opts) {
+orasi::GatewayConfig make_config(const bench_options& opts,
+                                 uint16_t blackhole_port) {
   orasi::GatewayConfig config;
   auto& sd = config.service_discovery;
   sd.backend = orasi::ServiceDiscoveryBackend::Static;
@@ -216,6 +222,8 @@ orasi::GatewayConfig make_config(const bench_options& opts) {
   hc.retries = opts.retries;
   hc.keep_alive = opts.keep_alive;
   add_services(sd.services, "svc", "e", opts.port, opts.endpoints);
+  if (opts.blackholed > 0)
+    add_services(sd.services, "hang", "h", blackhole_port, opts.blackholed);
   return config;
 }
 
@@ -291,13 +299,14 @@ void print_common(const bench_options& opts, const startup& up) {
               "\"success_threshold\":%u,\"failure_threshold\":%u,"
               "\"start_s\":%.3f,\"time_to_healthy_s\":%.3f,"
               "\"startup_cpu_s\":%.3f,\"rss_base_kb\":%ld,"
-              "\"caf_threads\":%zu,\"caf_moderate_polls\":%ld",
+              "\"caf_threads\":%zu,\"caf_moderate_polls\":%ld,"
+              "\"blackholed\":%zu",
               opts.label.c_str(), opts.endpoints, (opts.endpoints + 9) / 10,
               opts.keep_alive ? "true" : "false", opts.interval_ms,
               opts.fast_interval_ms, opts.timeout_ms, opts.jitter_percent,
               opts.retries, opts.success_threshold, opts.failure_threshold,
               up.start_s, up.healthy_s, up.cpu_s, up.rss_base_kb,
-              opts.caf_threads, opts.caf_moderate_polls);
+              opts.caf_threads, opts.caf_moderate_polls, opts.blackholed);
 }
 
 void measure_capacity(const bench_options& opts,
@@ -503,7 +512,7 @@ void measure_detection(const bench_options& opts,
       "          [--fast-interval-ms MS] [--timeout-ms MS] [--jitter PCT]\n"
       "          [--success-threshold N] [--failure-threshold N]\n"
       "          [--retries N] [--detect] [--detect-endpoints M]\n"
-      "          [--fail-with 503|blackhole]\n"
+      "          [--fail-with 503|blackhole] [--blackholed M]\n"
       "          [--target-pid PID] [--healthy-timeout-s S] [--label TEXT]\n"
       "          [--caf-threads N] [--caf-quiet-poll] [--caf-moderate-polls "
       "N]\n"
@@ -557,6 +566,8 @@ bench_options parse_args(int argc, char** argv) {
       opts.retries = static_cast<uint32_t>(args.integer());
     else if (flag == "--fail-with")
       opts.fail_blackhole = choose(args, "blackhole", "503");
+    else if (flag == "--blackholed")
+      opts.blackholed = static_cast<size_t>(args.integer());
     else if (flag == "--detect-endpoints")
       opts.detect_endpoints = static_cast<size_t>(args.integer());
     else if (flag == "--target-pid")
@@ -592,6 +603,12 @@ int main(int argc, char** argv) {
   std::unique_ptr<orasi::test::http_test_server> failing;
   if (opts.detect)
     failing = std::make_unique<orasi::test::http_test_server>();
+  std::unique_ptr<orasi::test::http_test_server> blackhole;
+  if (opts.blackholed > 0) {
+    orasi::test::http_test_server_options hanging;
+    hanging.behavior = orasi::test::server_behavior::blackhole();
+    blackhole = std::make_unique<orasi::test::http_test_server>(hanging);
+  }
   std::unique_ptr<caf::actor_system_config> host_config;
   std::unique_ptr<caf::actor_system> host;
   if (opts.caf_threads > 0 || opts.caf_moderate_polls >= 0) {
@@ -614,7 +631,7 @@ int main(int argc, char** argv) {
   {
     // The config (with its services) is the caller's and dies here; only
     // the library's own copies stay counted.
-    auto config = make_config(opts);
+    auto config = make_config(opts, blackhole ? blackhole->port() : 0);
     discovery = host ? std::make_unique<orasi::ServiceDiscovery>(*host, config)
                      : std::make_unique<orasi::ServiceDiscovery>(config);
   }

@@ -1,4 +1,4 @@
-// Read-path micro-benchmark (issue 2): reads per second of the registry's
+// Read-path micro-benchmark: reads per second of the registry's
 // current picture, from 1 and from 2 threads, through
 //   snapshot()              the facade's zero-copy read of the snapshot store,
 //   get_healthy_services()  the facade's copy of the routable ServiceMap,

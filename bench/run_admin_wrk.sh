@@ -53,7 +53,7 @@ services = {
     f"svc-{i}": {
         "name": f"svc{i % 50}",
         "endpoints": [
-            {"url": f"http://10.{i // 250}.{i % 250}.{k}:8080", "weight": 1,
+            {"url": f"http://127.{i // 250}.{i % 250}.{k}:8080", "weight": 1,
              "health_status": "Healthy", "metadata": {"zone": "a"}}
             for k in (1, 2)],
         "metadata": {"team": "bench"},

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# etcd backend (issue 4): propagation latency from a raw HTTP put to the
+# etcd backend: propagation latency from a raw HTTP put to the
 # change in orasi's snapshots, beside `etcdctl watch` in the same run, and
 # the initial sync of many services, beside `etcdctl get`. Builds
 # etcd_propagation_bench in Release (own build dir: build-bench/), installs

@@ -16,6 +16,10 @@
 #   DETECT=1        0 skips the detection-latency runs (503 at interval 1 s
 #                   and 10 s, fast interval 1 s; a blackhole at 1 s with 3
 #                   and with 0 retries)
+#   FAIRNESS=1      adds, per N, an orasi keep-alive run with N more
+#                   endpoints that never answer (--blackholed N): the
+#                   target's deviation then shows whether hanging checks
+#                   delay healthy ones; 0 skips it
 #   QUIET_POLL=1    adds an orasi no-keep-alive run on a host actor system
 #                   whose idle CAF workers sleep at once (--caf-quiet-poll),
 #                   an experiment; 0 skips it
@@ -285,6 +289,9 @@ for n in $sizes; do
   if [[ "${QUIET_POLL:-1}" == 1 ]]; then
     run_orasi "orasi_noka_quiet_$n" "$n" off --caf-quiet-poll
   fi
+  if [[ "${FAIRNESS:-1}" == 1 ]]; then
+    run_orasi "orasi_ka_hang_$n" "$n" on --blackholed "$n"
+  fi
   run_haproxy "haproxy_$n" "$n" "$base_kb"
 done
 
@@ -340,7 +347,8 @@ fmt = "{:<24} {:>6} {:>9} {:>10} {:>9} {:>12} {:>7} {:>7} {:>7} {:>6} " \
       "{:>11} {:>11}"
 print(fmt.format(*head))
 for n in sizes:
-    for peer in ("orasi_ka", "orasi_noka", "orasi_noka_quiet", "haproxy"):
+    for peer in ("orasi_ka", "orasi_noka", "orasi_noka_quiet",
+                 "orasi_ka_hang", "haproxy"):
         name = f"{peer}_{n}"
         run, target = load(name + ".json"), load(name + ".target.json")
         if run is None or target is None:
@@ -357,6 +365,7 @@ for n in sizes:
         label = {"orasi_ka": "orasi keep-alive",
                  "orasi_noka": "orasi no keep-alive",
                  "orasi_noka_quiet": "orasi no KA, quiet poll",
+                 "orasi_ka_hang": "orasi KA, +N hanging",
                  "haproxy": "HAProxy"}[peer]
         print(fmt.format(
             label, n, f"{checks / window:.0f}",

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string_view>
 
-#include "runtime/gateway_config.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_config.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text{reinterpret_cast<const char*>(data), size};

@@ -33,12 +33,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using lifecycle_atom = caf::atom_constant<caf::atom("lifecycle")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using children_atom = caf::atom_constant<caf::atom("children")>;
 using check_atom = caf::atom_constant<caf::atom("check")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using probes_atom = caf::atom_constant<caf::atom("probes")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 // -- lifecycle ----------------------------------------------------------------

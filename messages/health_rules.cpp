@@ -58,4 +58,20 @@ ServiceMap routable_view(const ServiceMap& services) {
   return result;
 }
 
+bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
+                   bool& degraded) {
+  degraded = false;
+  if (std::any_of(
+          expected.begin(), expected.end(),
+          [&](const StatusRange& range) { return range.contains(status); }))
+    return true;
+  // 429 Too Many Requests: the endpoint is alive and answering, only
+  // shedding load. Taking it out would push its share onto the others.
+  if (status == 429) {
+    degraded = true;
+    return true;
+  }
+  return false;
+}
+
 } // namespace orasi

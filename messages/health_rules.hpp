@@ -2,13 +2,15 @@
 // view. Shared by the registry and the tests; no actor code.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
+#include "messages/health_types.hpp"
 #include "messages/service_info.hpp"
 
 namespace orasi {
 
-/// Service state from its endpoints (ARCHITECTURE.md, "Semantics"):
+/// Service state from its endpoints (README, "Health checking"):
 /// none -> Unhealthy; all Unknown -> Unknown; all Healthy -> Healthy;
 /// none Healthy (some known) -> Unhealthy; otherwise Degraded. Beyond the
 /// spec: if every Healthy endpoint is `degraded` (answering 429), Degraded.
@@ -22,5 +24,10 @@ bool has_endpoint(const ServiceMap& services, const std::string& id,
 /// The routable view: every service with at least one Healthy endpoint,
 /// listing only those endpoints.
 ServiceMap routable_view(const ServiceMap& services);
+
+/// Whether an answered probe attempt passes: an expected status, or 429
+/// (passes, degraded). Sets `degraded` accordingly.
+bool status_passes(uint16_t status, const std::vector<StatusRange>& expected,
+                   bool& degraded);
 
 } // namespace orasi

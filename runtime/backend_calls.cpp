@@ -1,7 +1,7 @@
 #include "runtime/backend_calls.hpp"
 
 #include "messages/json_codec.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 namespace orasi::detail {
 

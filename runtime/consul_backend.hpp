@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "messages/service_info.hpp"
-#include "runtime/gateway_config.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_config.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 namespace orasi {
 

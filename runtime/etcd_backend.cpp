@@ -2,7 +2,7 @@
 
 #include "backends/etcd_source.hpp"
 #include "runtime/backend_calls.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 namespace orasi {
 

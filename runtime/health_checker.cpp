@@ -6,8 +6,8 @@
 #include <thread>
 
 #include "actors/endpoint_health_tracker.hpp"
-#include "actors/probe.hpp"
-#include "runtime/http_prober.hpp"
+#include "messages/health_rules.hpp"
+#include "runtime/probing/http_prober.hpp"
 
 namespace orasi {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "messages/service_info.hpp"
-#include "runtime/health_check_config.hpp"
+#include "runtime/config/health_check_config.hpp"
 
 namespace orasi {
 

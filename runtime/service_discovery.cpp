@@ -129,9 +129,9 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
   add_message_types(*cfg);
   cfg->set("logger.file-verbosity", caf::atom("quiet"));
   cfg->set("logger.console-verbosity", caf::atom("quiet"));
-  // CAF's default idle workers spin, then poll 500 times 50 us apart before
-  // they block: at our message rates (a few per check) that burned 20% of a
-  // core for 10 endpoints. Blocking at once: 1% (bench/RESULTS.md).
+  // CAF's default idle workers spin, then poll many times before they
+  // block: at our message rates (a few per check) that costs far more CPU
+  // than the work itself (bench/RESULTS.md has the measurement).
   cfg->set("work-stealing.aggressive-poll-attempts", size_t{0});
   cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
   return cfg;

@@ -12,8 +12,8 @@
 
 #include "messages/health_types.hpp"
 #include "messages/snapshot.hpp"
-#include "runtime/gateway_config.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_config.hpp"
+#include "runtime/config/gateway_error.hpp"
 #include "runtime/health_checker.hpp"
 
 namespace caf {

@@ -74,6 +74,26 @@ ServiceInfo make_service(const std::string& name, std::vector<std::string> urls,
   return info;
 }
 
+namespace {
+
+class actor_port : public prober_port {
+public:
+  explicit actor_port(prober_actor prober) : prober_(std::move(prober)) {}
+
+  void submit(attempt_request request, caf::actor reply_to) override {
+    caf::anon_send(prober_, std::move(request), std::move(reply_to));
+  }
+
+private:
+  prober_actor prober_;
+};
+
+} // namespace
+
+prober_port_ptr make_actor_port(prober_actor prober) {
+  return std::make_shared<actor_port>(std::move(prober));
+}
+
 actor_fixture::actor_fixture()
     : sys(deterministic(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
@@ -91,7 +111,15 @@ actor_fixture::~actor_fixture() {
 }
 
 supervisor_actor actor_fixture::spawn_supervisor() {
-  supervisors.push_back(sys.spawn(supervisor, make_options()));
+  return spawn_supervisor(make_options());
+}
+
+supervisor_actor actor_fixture::spawn_supervisor(supervisor_options options) {
+  if (!options.observed_children)
+    options.observed_children = std::make_shared<supervisor_children>();
+  auto children = options.observed_children;
+  supervisors.push_back(sys.spawn(supervisor, std::move(options)));
+  observed[supervisors.back().address()] = std::move(children);
   return supervisors.back();
 }
 
@@ -113,16 +141,21 @@ supervisor_options actor_fixture::make_options() {
 
 std::pair<registry_actor, backend_actor>
 actor_fixture::children(const supervisor_actor& sup) {
-  auto handle = self->request(sup, caf::infinite, children_atom::value);
   sched.run();
-  REQUIRE(self->has_next_message());
-  std::pair<registry_actor, backend_actor> result;
-  handle.receive(
-      [&](registry_actor& registry, backend_actor& backend) {
-        result = {std::move(registry), std::move(backend)};
-      },
-      [&](caf::error& err) { FAIL("children: " << error_message(err)); });
-  return result;
+  auto record = observed.find(sup.address());
+  REQUIRE(record != observed.end()); // spawned by spawn_supervisor()
+  return {record->second->registry, record->second->backend};
+}
+
+std::vector<std::string>
+actor_fixture::probed_endpoints(const supervisor_actor& sup) {
+  sched.run();
+  auto record = observed.find(sup.address());
+  REQUIRE(record != observed.end()); // spawned by spawn_supervisor()
+  std::vector<std::string> endpoints;
+  for (auto& [key, probe] : record->second->probes)
+    endpoints.push_back(key.first + " " + key.second);
+  return endpoints;
 }
 
 lifecycle_state actor_fixture::lifecycle(const supervisor_actor& sup) {

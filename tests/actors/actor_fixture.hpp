@@ -3,6 +3,7 @@
 // behaviour each test controls.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -97,6 +98,13 @@ ServiceInfo
 make_service(const std::string& name, std::vector<std::string> urls,
              EndpointHealthStatus status = EndpointHealthStatus::Unknown);
 
+/// An actor that plays the prober: it receives (attempt_request, reply_to).
+/// Tests script one; make_actor_port() puts it behind a prober_port.
+using prober_actor =
+    caf::typed_actor<caf::reacts_to<attempt_request, caf::actor>>;
+
+prober_port_ptr make_actor_port(prober_actor prober);
+
 class actor_fixture {
 public:
   actor_fixture();
@@ -107,6 +115,8 @@ public:
   caf::scheduler::test_coordinator& sched;
   caf::scoped_actor self;
   std::vector<supervisor_actor> supervisors;
+  /// What each supervisor from spawn_supervisor() runs, by its address.
+  std::map<caf::actor_addr, std::shared_ptr<supervisor_children>> observed;
   std::shared_ptr<snapshot_store> store = std::make_shared<snapshot_store>();
   std::shared_ptr<fake_source> source = std::make_shared<fake_source>();
 
@@ -114,8 +124,10 @@ public:
   supervisor_options make_options();
 
   /// Spawns a supervisor that the fixture shuts down at the end (its pending
-  /// timers would otherwise keep the actor system waiting).
+  /// timers would otherwise keep the actor system waiting) and whose
+  /// children it observes (supervisor_options::observed_children).
   supervisor_actor spawn_supervisor();
+  supervisor_actor spawn_supervisor(supervisor_options options);
 
   /// Sends a request, runs every actor until idle, then takes the reply.
   /// Fails the test if no reply arrived (e.g. a promise still pending).
@@ -130,9 +142,13 @@ public:
     return result;
   }
 
-  /// The supervisor's current children.
+  /// The current children of a supervisor from spawn_supervisor(), once
+  /// every actor is idle.
   std::pair<registry_actor, backend_actor>
   children(const supervisor_actor& sup);
+
+  /// The endpoints it probes, as "service_id url", once every actor is idle.
+  std::vector<std::string> probed_endpoints(const supervisor_actor& sup);
 
   lifecycle_state lifecycle(const supervisor_actor& sup);
 

@@ -28,8 +28,7 @@ struct limits_fixture : actor_fixture {
     auto options = make_options();
     options.backend.limits = backend_limits{3, 5};
     options.backend.limit_refusals = refusals;
-    supervisors.push_back(sys.spawn(supervisor, options));
-    sup = supervisors.back();
+    sup = spawn_supervisor(options);
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
   }
 

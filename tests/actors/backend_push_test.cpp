@@ -32,7 +32,8 @@ TEST_CASE_METHOD(push_fixture, "a delta changes only the services it names",
                  "[backend][push]") {
   backends::source_update delta;
   delta.full = false;
-  delta.listing.services["new-1"] = make_service("new", {"http://127.0.1.1:80"});
+  delta.listing.services["new-1"] =
+      make_service("new", {"http://127.0.1.1:80"});
   delta.removals.push_back("api-1");
   source->poll_update = delta;
   advance(1s);
@@ -47,7 +48,8 @@ TEST_CASE_METHOD(push_fixture,
   REQUIRE(source->notify);
   backends::source_update delta;
   delta.full = false;
-  delta.listing.services["new-1"] = make_service("new", {"http://127.0.1.1:80"});
+  delta.listing.services["new-1"] =
+      make_service("new", {"http://127.0.1.1:80"});
   source->poll_update = delta;
   source->notify(); // as the watch thread does
   sched.run();      // no simulated time passes
@@ -59,7 +61,8 @@ TEST_CASE_METHOD(push_fixture,
                  "[backend][push]") {
   auto before = store->load()->services.at("api-1");
   backends::source_update listing;
-  listing.listing.services["db-1"] = make_service("db", {"http://127.0.0.2:80"});
+  listing.listing.services["db-1"] =
+      make_service("db", {"http://127.0.0.2:80"});
   listing.listing.unreadable = {"api-1", "never-seen"};
   source->poll_update = listing;
   advance(1s);

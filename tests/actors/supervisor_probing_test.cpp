@@ -37,8 +37,7 @@ struct probing_fixture : actor_fixture {
   }
 
   void start(supervisor_options options) {
-    sup = sys.spawn(supervisor, std::move(options));
-    supervisors.push_back(sup);
+    sup = spawn_supervisor(std::move(options));
     REQUIRE(ask<uint64_t>(sup, start_atom::value));
   }
 
@@ -53,11 +52,7 @@ struct probing_fixture : actor_fixture {
     return options;
   }
 
-  std::vector<std::string> probes() {
-    auto result = ask<std::vector<std::string>>(sup, probes_atom::value);
-    REQUIRE(result);
-    return *result;
-  }
+  std::vector<std::string> probes() { return probed_endpoints(sup); }
 
   const ServiceInfo& service(const std::string& id) {
     snapshot = store->load();

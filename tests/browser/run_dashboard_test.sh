@@ -98,9 +98,11 @@ cat >"$tmp/config.json" <<JSON
 JSON
 node "$here/fleet_config.js" "$tmp/fleet.json" "${FLEET_SERVICES:-10000}"
 
-# Starts the launcher on CONFIG, logging to LOG; sets admin_url.
+# Starts the launcher on CONFIG, logging to LOG; sets admin_url. With the
+# loopback guard (backends/loopback_guard.hpp): the launcher refuses, and
+# logs, any connection off loopback; a refusal fails the test below.
 start_launcher() { # CONFIG LOG
-  "$launcher" --config "$1" >"$2" 2>&1 &
+  ORASI_LOOPBACK_ONLY=1 "$launcher" --config "$1" >"$2" 2>&1 &
   local pid=$!
   pids+=("$pid")
   admin_url=
@@ -133,6 +135,10 @@ status=0
 NODE_PATH="$work_dir/node_modules" ADMIN_URL="$probe_url" FLEET_URL="$fleet_url" \
   WEB_CONTROL_URL="http://127.0.0.1:$web_port" CHROMIUM="$chromium_path" \
   node "$here/dashboard.test.js" || status=$?
+if grep -q 'loopback guard refused' "$tmp/launcher.log" "$tmp/fleet.log"; then
+  echo "FAILED: a launcher tried to reach an address off loopback" >&2
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
   echo "--- launcher log (probing) ---" >&2
   cat "$tmp/launcher.log" >&2

@@ -3,6 +3,12 @@
 // updates, registration, deregistration, datacenter and token, agent down
 // -> stale -> recovery, an index that goes backwards, a 500 storm and bad
 // JSON; each fault test ends with the registry equal to the catalog.
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "messages/json_codec.hpp"
@@ -84,6 +90,38 @@ EndpointHealthStatus health_of(ServiceDiscovery& discovery,
   return found->endpoints[endpoint].health_status;
 }
 
+/// The gaps, in milliseconds, between consecutive requests to exactly
+/// `path` that arrived at the agent at or after `since`: one retry loop's
+/// delays.
+std::vector<long long> retry_gaps(const consul_emulator& agent,
+                                  const std::string& path,
+                                  std::chrono::steady_clock::time_point since) {
+  std::vector<long long> gaps;
+  std::optional<std::chrono::steady_clock::time_point> last;
+  for (const auto& request : agent.request_log()) {
+    if (request.path != path || request.at < since)
+      continue;
+    if (last)
+      gaps.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         request.at - *last)
+                         .count());
+    last = request.at;
+  }
+  return gaps;
+}
+
+long long longest(const std::vector<long long>& gaps) {
+  return gaps.empty() ? 0 : *std::max_element(gaps.begin(), gaps.end());
+}
+
+long long shortest(const std::vector<long long>& gaps) {
+  return gaps.empty() ? 0 : *std::min_element(gaps.begin(), gaps.end());
+}
+
+/// Gaps of one loop looked at in a storm: enough for a growing backoff to
+/// show, few enough for a fixed 100 ms retry to fail in under 2 s.
+constexpr size_t storm_gaps = 13;
+
 } // namespace
 
 TEST_CASE("consul: discovery maps instances, addresses and check states",
@@ -94,7 +132,8 @@ TEST_CASE("consul: discovery maps instances, addresses and check states",
   fallback.node = "node2";
   fallback.node_address = "127.9.9.9";
   agent.register_instance(fallback);
-  agent.register_instance(instance("db-1", "db", "127.0.1.1", 5432, "critical"));
+  agent.register_instance(
+      instance("db-1", "db", "127.0.1.1", 5432, "critical"));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
   auto services = discovery.get_services();
@@ -104,7 +143,7 @@ TEST_CASE("consul: discovery maps instances, addresses and check states",
   CHECK(web.endpoints[0].url == "http://127.0.0.1:8080");
   CHECK(web.endpoints[0].health_status == EndpointHealthStatus::Healthy);
   CHECK(web.endpoints[1].url == "http://127.9.9.9:8081"); // Node.Address
-  CHECK(web.endpoints[1].degraded);                      // warning
+  CHECK(web.endpoints[1].degraded);                       // warning
   CHECK(health_of(discovery, "db") == EndpointHealthStatus::Unhealthy);
   CHECK(discovery.backend_metrics().backend == "consul");
 }
@@ -290,20 +329,43 @@ TEST_CASE("consul: an index that goes backwards resets the loops",
   CHECK(converges(discovery, agent));
 }
 
-TEST_CASE("consul: a 500 storm marks the data stale, backs off, and "
-          "recovers",
+TEST_CASE("consul: a 500 storm marks the data stale, backs off with growing "
+          "delays, and recovers",
           "[consul][backend]") {
   consul_emulator agent;
   agent.register_instance(instance("web-a", "web", "127.0.0.1", 8080));
   ServiceDiscovery discovery{consul_config(agent)};
   discovery.start();
-  auto before = agent.request_count();
   agent.set_failure_mode(500);
+  // The blocked queries fail at once; what arrives from now on are retries.
+  auto storm_began = std::chrono::steady_clock::now();
   REQUIRE(eventually([&] { return discovery.snapshot()->stale; }, 5s));
-  std::this_thread::sleep_for(2s);
-  // Two loops backing off from 100 ms towards 5 s: a handful of requests,
-  // not a hammering.
-  CHECK(agent.request_count() - before < 60);
+  // Two loops retry on their own: the catalog's and web's health. Each
+  // delay is drawn from [100 ms, current], current doubling from 100 ms to
+  // 5 s (backends/reconnect_backoff.hpp). Among a loop's first 13 gaps a
+  // backoff that grows leaves one over 1 s (all 13 under it: p < 1e-6) and
+  // some near 100 ms, where a fixed retry leaves gaps all alike. Noise on a
+  // busy machine only lengthens gaps: to fail a backoff that grows it would
+  // have to stretch all 13 past 500 ms.
+  const std::vector<std::string> loops{"/v1/catalog/services",
+                                       "/v1/health/service/web"};
+  auto decided = [&](const std::string& path) {
+    auto gaps = retry_gaps(agent, path, storm_began);
+    return gaps.size() >= storm_gaps || longest(gaps) >= 1000;
+  };
+  REQUIRE(
+      eventually([&] { return decided(loops[0]) && decided(loops[1]); }, 60s));
+  for (const auto& path : loops) {
+    auto gaps = retry_gaps(agent, path, storm_began);
+    gaps.resize(std::min(gaps.size(), storm_gaps));
+    CAPTURE(path, gaps);
+    REQUIRE_FALSE(gaps.empty());
+    // Some retries come quickly (a fixed slow interval fails here)...
+    CHECK(shortest(gaps) < 500);
+    // ...and others wait far longer than a fixed interval could.
+    CHECK(longest(gaps) >= 1000);
+    CHECK(longest(gaps) >= 4 * shortest(gaps));
+  }
   CHECK(discovery.get_services().size() == 1);
   agent.register_instance(instance("api-1", "api", "127.0.2.1", 9000));
   agent.set_failure_mode(0);

@@ -2,6 +2,7 @@
 // emulator): a refresh listing racing the blocking loops, registrations
 // that live on one agent while the client talks to another, ids that need
 // escaping in URLs, and instance IDs of another service.
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
@@ -68,6 +69,18 @@ struct adapter_view {
   }
 };
 
+/// Runs `lift` when it goes out of scope.
+class lift_on_exit {
+public:
+  explicit lift_on_exit(std::function<void()> lift) : lift_(std::move(lift)) {}
+  ~lift_on_exit() { lift_(); }
+  lift_on_exit(const lift_on_exit&) = delete;
+  lift_on_exit& operator=(const lift_on_exit&) = delete;
+
+private:
+  std::function<void()> lift_;
+};
+
 } // namespace
 
 TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
@@ -82,6 +95,8 @@ TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
         instance("s" + std::to_string(i), "s" + std::to_string(1000 + i)));
   consul_source_options options;
   options.client.agents = {agent.url()};
+  // The listing is held mid-way below: longer than that may take.
+  options.client.request_timeout = 30s;
   options.wait = 5s;
   consul_source source{options};
   source.set_change_listener([] {});
@@ -89,6 +104,10 @@ TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
   auto first = source.list();
   REQUIRE(first);
   view.take(*first);
+  // The listing reads the catalog, then each service's health in name
+  // order: a-gone<round>, consul, s1000, ... Held at s1000, it has read
+  // `gone` from a catalog that predates the change below.
+  const std::string held_path = "/v1/health/service/s1000";
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
     auto fresh = "zz-new" + std::to_string(round);
@@ -98,19 +117,30 @@ TEST_CASE("consul: a refresh listing racing the loops neither loses a new "
       view.drain(source);
       return view.names.count(gone) == 1;
     }));
-    // The listing reads the catalog, then ~400 health answers; meanwhile a
-    // service comes and another goes, which the loops see first.
-    auto gone_path = "/v1/health/service/" + gone;
-    auto before = plain_reads(agent, gone_path);
+    auto before = plain_reads(agent, held_path);
+    agent.set_hold(held_path, true);
     auto listing =
         std::async(std::launch::async, [&] { return source.list(); });
-    // Once the listing has read `gone` (its catalog is older than what
-    // follows), change the catalog under it.
-    test::eventually([&] { return plain_reads(agent, gone_path) > before; });
+    // Declared after the future: if a REQUIRE below fails, the hold is
+    // lifted first, so that the future's destructor does not wait for it.
+    lift_on_exit lift{[&] { agent.set_hold(held_path, false); }};
+    REQUIRE(test::eventually(
+        [&] { return plain_reads(agent, held_path) > before; }));
+    // A service comes and another goes while the listing is held; the
+    // loops see both before the listing ends.
     agent.register_instance(instance(fresh, fresh));
     agent.deregister_instance(gone);
+    REQUIRE(test::eventually([&] {
+      view.drain(source);
+      return view.names.count(fresh) == 1 && view.names.count(gone) == 0;
+    }));
+    // The race is set up: the listing is still running, and ends after the
+    // loops applied a newer catalog than the one it read.
+    REQUIRE(listing.wait_for(0s) == std::future_status::timeout);
+    agent.set_hold(held_path, false);
     auto result = listing.get();
     REQUIRE(result);
+    REQUIRE(result->revision < agent.catalog_index());
     view.take(*result);
     CHECK(test::eventually(
         [&] {
@@ -158,7 +188,8 @@ TEST_CASE("consul: ids are escaped in URLs and instance IDs of another "
   options.watch = false;
   consul_source source{options};
   REQUIRE(source.list());
-  REQUIRE_FALSE(source.put("web?x", one_endpoint("odd", "http://127.0.0.7:80")));
+  REQUIRE_FALSE(
+      source.put("web?x", one_endpoint("odd", "http://127.0.0.7:80")));
   CHECK(agent.instance("web?x"));
   REQUIRE_FALSE(source.remove("web?x"));
   CHECK_FALSE(agent.instance("web?x"));

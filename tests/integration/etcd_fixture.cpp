@@ -249,12 +249,26 @@ std::string url(uint16_t port) {
 /// so "up and caught up". Unlike a /v3/kv/range it needs no credentials
 /// when auth is enabled (the gateway's error answer then even has HTTP
 /// trailers that cpp-httplib cannot parse).
-bool healthy(uint16_t client_port, std::chrono::milliseconds timeout) {
-  httplib::Client client{"127.0.0.1", client_port};
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  auto response = client.Get("/health");
-  return response && response->status == 200;
+/// Over TLS the fixture shows its client certificate, as --client-cert-auth
+/// requires.
+bool healthy(uint16_t client_port, const etcd_certificates& certificates,
+             std::chrono::milliseconds timeout) {
+  auto ask = [&](auto& client) {
+    client.set_connection_timeout(timeout);
+    client.set_read_timeout(timeout);
+    auto response = client.Get("/health");
+    return response && response->status == 200;
+  };
+  if (certificates.ca_file.empty()) {
+    httplib::Client client{"127.0.0.1", client_port};
+    return ask(client);
+  }
+  httplib::SSLClient client{"127.0.0.1", client_port,
+                            certificates.client_cert_file,
+                            certificates.client_key_file};
+  client.set_ca_cert_path(certificates.ca_file.c_str());
+  client.enable_server_certificate_verification(true);
+  return ask(client);
 }
 
 bool peer_port_serves(uint16_t peer_port) {
@@ -267,14 +281,13 @@ bool peer_port_serves(uint16_t peer_port) {
 
 } // namespace
 
-etcdctl_result etcdctl(const std::vector<std::string>& endpoints,
-                       std::vector<std::string> args,
-                       std::chrono::milliseconds timeout) {
-  if (endpoints.empty())
-    throw std::invalid_argument("etcdctl without endpoints would use the "
-                                "default 127.0.0.1:2379");
-  args.insert(args.begin(),
-              {etcdctl_binary, "--endpoints=" + join(endpoints, ",")});
+namespace {
+
+/// Runs `argv` with exactly `env`, capturing its output; killed after
+/// `timeout`.
+etcdctl_result run_tool(const std::vector<std::string>& argv,
+                        const std::vector<std::string>& env,
+                        std::chrono::milliseconds timeout) {
   int out_pipe[2];
   int err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0)
@@ -286,7 +299,7 @@ etcdctl_result etcdctl(const std::vector<std::string>& endpoints,
   }
   pid_t pid = -1;
   try {
-    pid = spawn(args, {"ETCDCTL_API=3"}, out_pipe[1], err_pipe[1]);
+    pid = spawn(argv, env, out_pipe[1], err_pipe[1]);
   } catch (...) {
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
       close(fd);
@@ -302,10 +315,71 @@ etcdctl_result etcdctl(const std::vector<std::string>& endpoints,
   result.exit_code = wait_for(pid, time_left(deadline));
   if (result.exit_code == -1) {
     kill_and_reap(pid);
-    result.err +=
-        "\n(etcdctl killed after " + std::to_string(timeout.count()) + " ms)";
+    result.err += "\n(" + argv[0] + " killed after " +
+                  std::to_string(timeout.count()) + " ms)";
   }
   return result;
+}
+
+/// One openssl step of make_certificates; throws with its output if it
+/// fails.
+void openssl(std::vector<std::string> args) {
+  args.insert(args.begin(), "/usr/bin/openssl");
+  auto result = run_tool(args, {}, std::chrono::seconds(30));
+  if (!result.ok())
+    throw std::runtime_error(join(args, " ") + " failed (exit " +
+                             std::to_string(result.exit_code) +
+                             "): " + result.out + result.err);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out << text;
+  if (!out)
+    throw std::runtime_error("cannot write " + path);
+}
+
+/// A key (EC P-256: fast to make) and a certificate signed by the CA in
+/// `dir`, with the X.509v3 extensions `extensions` (openssl's syntax).
+void make_signed(const std::string& dir, const std::string& name,
+                 const std::string& subject, const std::string& serial,
+                 const std::string& extensions) {
+  auto base = dir + "/" + name;
+  write_text(base + ".ext", extensions);
+  openssl({"req", "-new", "-newkey", "ec", "-pkeyopt",
+           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", base + ".key",
+           "-out", base + ".csr", "-subj", subject});
+  openssl({"x509", "-req", "-in", base + ".csr", "-CA", dir + "/ca.pem",
+           "-CAkey", dir + "/ca.key", "-set_serial", serial, "-days", "2",
+           "-out", base + ".pem", "-extfile", base + ".ext"});
+}
+
+etcd_certificates make_certificates(const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", dir + "/ca.key",
+           "-out", dir + "/ca.pem", "-days", "2", "-subj", "/CN=orasi-test-ca",
+           "-addext", "basicConstraints=critical,CA:TRUE"});
+  make_signed(dir, "server", "/CN=127.0.0.1", "2",
+              "subjectAltName=IP:127.0.0.1\n"
+              "extendedKeyUsage=serverAuth,clientAuth\n");
+  make_signed(dir, "client", "/CN=orasi-test-client", "3",
+              "extendedKeyUsage=clientAuth\n");
+  return {dir + "/ca.pem", dir + "/server.pem", dir + "/server.key",
+          dir + "/client.pem", dir + "/client.key"};
+}
+
+} // namespace
+
+etcdctl_result etcdctl(const std::vector<std::string>& endpoints,
+                       std::vector<std::string> args,
+                       std::chrono::milliseconds timeout) {
+  if (endpoints.empty())
+    throw std::invalid_argument("etcdctl without endpoints would use the "
+                                "default 127.0.0.1:2379");
+  args.insert(args.begin(),
+              {etcdctl_binary, "--endpoints=" + join(endpoints, ",")});
+  return run_tool(args, {"ETCDCTL_API=3"}, timeout);
 }
 
 std::map<std::string, std::string> kvs_from_json(const std::string& get_json) {
@@ -343,6 +417,8 @@ etcd_cluster::etcd_cluster(size_t members, etcd_options options)
   }
   // The destructor does not run when the constructor throws.
   try {
+    if (options_.security != etcd_security::plain)
+      certificates_ = make_certificates(root_dir_ + "/pki");
     start_cluster();
   } catch (...) {
     kill_all();
@@ -411,8 +487,8 @@ std::vector<std::string> etcd_cluster::command_line(const member& m) const {
       etcd_binary,
       "--name=" + m.name,
       "--data-dir=" + m.data_dir,
-      "--listen-client-urls=" + url(m.client_port),
-      "--advertise-client-urls=" + url(m.client_port),
+      "--listen-client-urls=" + client_url_of(m),
+      "--advertise-client-urls=" + client_url_of(m),
       "--listen-peer-urls=" + url(m.peer_port),
       "--initial-advertise-peer-urls=" + url(m.peer_port),
       "--initial-cluster=" + join(peers, ","),
@@ -423,6 +499,12 @@ std::vector<std::string> etcd_cluster::command_line(const member& m) const {
       "--heartbeat-interval=50",
       "--election-timeout=500",
   };
+  if (options_.security != etcd_security::plain)
+    args.insert(args.end(), {"--cert-file=" + certificates_.server_cert_file,
+                             "--key-file=" + certificates_.server_key_file});
+  if (options_.security == etcd_security::client_cert_auth)
+    args.insert(args.end(), {"--client-cert-auth",
+                             "--trusted-ca-file=" + certificates_.ca_file});
   if (!options_.auto_compaction.empty()) {
     args.push_back("--auto-compaction-mode=" + options_.auto_compaction_mode);
     args.push_back("--auto-compaction-retention=" + options_.auto_compaction);
@@ -487,7 +569,8 @@ bool etcd_cluster::wait_until_serving(
         exited = true;
         return true;
       }
-      serving[k] = healthy(members_[which[k]].client_port, timeout);
+      serving[k] =
+          healthy(members_[which[k]].client_port, certificates_, timeout);
       all = all && serving[k];
     }
     return all;
@@ -504,7 +587,7 @@ void etcd_cluster::fail_startup(const std::string& what,
     auto& m = members_[i];
     auto state = m.pid > 0 ? "running, not healthy"
                            : "exited with code " + std::to_string(m.exit_code);
-    message += "\n--- " + m.name + " (" + url(m.client_port) + "): " + state +
+    message += "\n--- " + m.name + " (" + client_url_of(m) + "): " + state +
                ", log:\n" + member_log(i);
   }
   throw std::runtime_error(message);
@@ -518,12 +601,18 @@ void etcd_cluster::kill_all() {
 std::vector<std::string> etcd_cluster::client_urls() const {
   std::vector<std::string> urls;
   for (auto& m : members_)
-    urls.push_back(url(m.client_port));
+    urls.push_back(client_url_of(m));
   return urls;
 }
 
 std::string etcd_cluster::client_url(size_t i) const {
-  return url(members_.at(i).client_port);
+  return client_url_of(members_.at(i));
+}
+
+std::string etcd_cluster::client_url_of(const member& m) const {
+  auto scheme =
+      options_.security == etcd_security::plain ? "http://" : "https://";
+  return scheme + std::string{"127.0.0.1:"} + std::to_string(m.client_port);
 }
 
 void etcd_cluster::kill(size_t i) {
@@ -615,6 +704,10 @@ etcdctl_result etcd_cluster::etcdctl(std::vector<std::string> args,
   auto urls = running_urls();
   if (urls.empty())
     return {-1, "", "no etcd member is running"};
+  if (options_.security != etcd_security::plain)
+    args.insert(args.begin(), {"--cacert=" + certificates_.ca_file,
+                               "--cert=" + certificates_.client_cert_file,
+                               "--key=" + certificates_.client_key_file});
   return orasi::test::etcdctl(urls, std::move(args), timeout);
 }
 

@@ -33,6 +33,28 @@ etcdctl(const std::vector<std::string>& endpoints,
 /// Keys and values, base64-decoded, of `etcdctl get --write-out=json` output.
 std::map<std::string, std::string> kvs_from_json(const std::string& get_json);
 
+/// How members serve their clients (peers always talk plain http).
+enum class etcd_security {
+  plain, ///< http://
+  tls,   ///< https:// with a certificate of the fixture's own CA
+  /// https:// and --client-cert-auth: a client must show a certificate
+  /// that CA signed
+  client_cert_auth,
+};
+
+/// Made with the openssl CLI for one cluster, in its temp directory: a CA,
+/// the members' certificate for 127.0.0.1 (for server and client use: etcd's
+/// JSON gateway dials its own gRPC port with it, which --client-cert-auth
+/// checks too), and a client certificate (what the fixture's own etcdctl
+/// calls and health checks show). Empty paths for a plain cluster.
+struct etcd_certificates {
+  std::string ca_file;
+  std::string server_cert_file;
+  std::string server_key_file;
+  std::string client_cert_file;
+  std::string client_key_file;
+};
+
 struct etcd_options {
   /// --auto-compaction-retention ("5m", or a revision count with
   /// auto_compaction_mode "revision"). Empty keeps compaction off, so that
@@ -41,6 +63,8 @@ struct etcd_options {
   std::string auto_compaction_mode = "periodic";
   /// Appended to every member's command line.
   std::vector<std::string> extra_args;
+  /// Client URLs are https:// unless plain.
+  etcd_security security = etcd_security::plain;
   /// For the whole cluster to start, and for a member to restart.
   std::chrono::milliseconds startup_timeout = std::chrono::seconds(20);
 };
@@ -58,7 +82,8 @@ public:
   etcd_cluster& operator=(const etcd_cluster&) = delete;
 
   size_t size() const { return members_.size(); }
-  /// "http://127.0.0.1:PORT" of every member, running or not.
+  /// "http://127.0.0.1:PORT" (https:// unless plain) of every member,
+  /// running or not.
   std::vector<std::string> client_urls() const;
   std::string client_url(size_t i) const;
 
@@ -79,9 +104,12 @@ public:
   std::optional<size_t> leader();
   /// The temp directory that holds every member's data and log.
   const std::string& root_dir() const { return root_dir_; }
+  /// The CA and certificates of a TLS cluster (empty paths when plain).
+  const etcd_certificates& certificates() const { return certificates_; }
 
-  /// etcdctl against the running members; fails without running etcdctl
-  /// when none runs (an empty --endpoints would mean 127.0.0.1:2379).
+  /// etcdctl against the running members (with the CA and the client
+  /// certificate when TLS); fails without running etcdctl when none runs
+  /// (an empty --endpoints would mean 127.0.0.1:2379).
   etcdctl_result
   etcdctl(std::vector<std::string> args,
           std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -132,8 +160,11 @@ private:
   etcdctl_result checked(std::vector<std::string> args);
   std::vector<std::string> running_urls();
 
+  std::string client_url_of(const member& m) const;
+
   etcd_options options_;
   std::string root_dir_;
+  etcd_certificates certificates_;
   std::string token_;
   std::vector<member> members_;
 };

@@ -148,9 +148,18 @@ TEST_CASE("health checks: an endpoint that starts failing leaves the "
   auto failing_since = std::chrono::steady_clock::now();
   REQUIRE(test::eventually(
       [&] { return discovery.get_healthy_services().empty(); }, 5s));
-  // Bound: one interval until the first failing check, then the fast
-  // interval up to the threshold, plus a batch window; generous for CI.
-  CHECK(std::chrono::steady_clock::now() - failing_since < 2s);
+  // Out within the bound the README's benchmark table holds exclusion to,
+  // failure_threshold x interval + timeout, times a generous factor for a
+  // shared machine and the sanitizer builds: only an exclusion that takes
+  // several times what the schedule allows fails this. (The measured
+  // figures are bench/RESULTS.md's detection latency.)
+  const auto& hc = fleet.config.service_discovery.health_check;
+  REQUIRE(hc.interval);
+  const auto bound = hc.failure_threshold * *hc.interval + hc.timeout;
+  auto out_after = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - failing_since);
+  CAPTURE(out_after.count(), bound.count());
+  CHECK(out_after < 4 * bound);
   server.set_behavior(server_behavior::answer(200));
   REQUIRE(test::eventually(
       [&] { return discovery.get_healthy_services().count("api") == 1; }, 5s));

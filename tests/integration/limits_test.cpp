@@ -8,7 +8,7 @@
 
 #include "etcd_fixture.hpp"
 #include "messages/json_codec.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_error.hpp"
 #include "runtime/service_discovery.hpp"
 #include "support/consul_emulator.hpp"
 #include "test_support.hpp"

@@ -1,5 +1,7 @@
 #include "test_support.hpp"
 
+#include "backends/loopback_guard.hpp"
+
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -104,6 +106,20 @@ child_process::~child_process() {
   if (reader_.joinable())
     reader_.join();
   close(output_fd_);
+  report_loopback_refusals();
+}
+
+// The child inherited ORASI_LOOPBACK_ONLY: a refusal it logged counts in
+// this process too, so the test main fails the run.
+void child_process::report_loopback_refusals() const {
+  auto log = output();
+  auto at = log.find(loopback_guard::refusal_marker);
+  if (at == std::string::npos)
+    return;
+  auto end = log.find('\n', at);
+  loopback_guard::refuse(
+      "in a child process: " +
+      log.substr(at, end == std::string::npos ? end : end - at));
 }
 
 bool child_process::wait_for_output(const std::string& text,

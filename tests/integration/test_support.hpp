@@ -55,6 +55,8 @@ public:
       std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 private:
+  void report_loopback_refusals() const;
+
   pid_t pid_ = -1;
   int output_fd_ = -1;
   std::thread reader_;

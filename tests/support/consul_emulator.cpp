@@ -676,6 +676,7 @@ struct consul_emulator::impl {
   int failure_status = 0;
   std::string failure_body;
   std::set<std::string> garbage_prefixes;
+  std::set<std::string> held_paths; // see set_hold()
   std::mt19937_64 random{std::random_device{}()};
   bool running = false;
 
@@ -985,6 +986,11 @@ struct consul_emulator::impl {
                                      : request.target.substr(0, query_at),
                                  request.get_header_value("X-Consul-Token"),
                                  std::chrono::steady_clock::now()});
+    if (request.method == "GET" && !request.has_param("index") &&
+        held_paths.count(request.path) > 0)
+      changed.wait(lock, [&] {
+        return !running || held_paths.count(request.path) == 0;
+      });
     if (!running)
       return dropped();
     if (failure_status != 0)
@@ -1707,6 +1713,15 @@ void consul_emulator::set_garbage_mode(const std::string& path_prefix,
     impl_->garbage_prefixes.insert(path_prefix);
   else
     impl_->garbage_prefixes.erase(path_prefix);
+}
+
+void consul_emulator::set_hold(const std::string& path, bool on) {
+  std::lock_guard<std::mutex> guard{impl_->mutex};
+  if (on)
+    impl_->held_paths.insert(path);
+  else
+    impl_->held_paths.erase(path);
+  impl_->changed.notify_all();
 }
 
 void consul_emulator::stop() {

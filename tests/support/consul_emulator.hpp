@@ -240,6 +240,11 @@ public:
   /// Answers for paths starting with `path_prefix` stay 200 (with their
   /// headers) but their body is cut in half: invalid JSON.
   void set_garbage_mode(const std::string& path_prefix, bool on);
+  /// While on, GETs of exactly `path` without ?index= (a listing's reads,
+  /// not a loop's blocking queries) are logged, then held unanswered until
+  /// it is off again or the agent stops: a client caught in the middle of
+  /// a sequence of reads, for as long as a test needs.
+  void set_hold(const std::string& path, bool on);
 
   /// The agent goes down: the port refuses connections, open connections
   /// are closed, blocked queries are dropped without an answer. Returns

@@ -1,5 +1,5 @@
 // The small parsers behind GatewayConfig: durations and listen addresses.
-#include "runtime/gateway_config.hpp"
+#include "runtime/config/gateway_config.hpp"
 #include "unit/unit_support.hpp"
 
 using namespace orasi;

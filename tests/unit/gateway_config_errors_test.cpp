@@ -1,7 +1,7 @@
 // GatewayConfig rejections: every invalid config throws GatewayError
 // (config_invalid) whose message names the origin and the field at fault.
-#include "runtime/gateway_config.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_config.hpp"
+#include "runtime/config/gateway_error.hpp"
 #include "unit/unit_support.hpp"
 
 using namespace orasi;

@@ -1,8 +1,8 @@
 // GatewayConfig: defaults, the full example, overrides and loading files.
 #include <filesystem>
 
-#include "runtime/gateway_config.hpp"
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_config.hpp"
+#include "runtime/config/gateway_error.hpp"
 #include "runtime/health_checker.hpp"
 #include "unit/unit_support.hpp"
 

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "actors/probe.hpp"
+#include "messages/health_rules.hpp"
 #include "messages/probe_messages.hpp"
 
 using namespace orasi;
@@ -60,7 +61,7 @@ TEST_CASE("probe target: ports, schemes, IPv6 and the Host header",
 TEST_CASE("probe target: URLs that cannot be probed say why",
           "[probe_target]") {
   CHECK(join_error("127.0.0.1:80") == "no scheme (expected http:// or "
-                                     "https://)");
+                                      "https://)");
   CHECK(join_error("ftp://h/") == "unsupported scheme 'ftp'");
   CHECK(join_error("http://:80/") == "no host");
   CHECK(join_error("http://h:0/") == "invalid port '0'");

@@ -2,7 +2,7 @@
 // loopback port, then stops. Exits 0 if the server got a port.
 #include <iostream>
 
-#include "runtime/admin_server.hpp"
+#include "admin/admin_server.hpp"
 #include "runtime/service_discovery.hpp"
 
 int main() {

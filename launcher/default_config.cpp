@@ -1,4 +1,4 @@
-#include "runtime/default_config.hpp"
+#include "launcher/default_config.hpp"
 
 namespace orasi {
 

@@ -1,4 +1,4 @@
-#include "runtime/duplicate_keys.hpp"
+#include "runtime/config/duplicate_keys.hpp"
 
 #include <set>
 #include <vector>

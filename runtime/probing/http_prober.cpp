@@ -1,11 +1,12 @@
 // The prober engine. Everything below runs on the engine thread except
 // submit(), which only posts; so no state here needs a lock, and the
 // counters are atomics only because other threads read them.
-#include "runtime/http_prober.hpp"
+#include "runtime/probing/http_prober.hpp"
 
-#include "runtime/http_connection_pool.hpp"
-#include "runtime/http_host_cache.hpp"
-#include "runtime/probe_response.hpp"
+#include "backends/loopback_guard.hpp"
+#include "runtime/probing/http_connection_pool.hpp"
+#include "runtime/probing/http_host_cache.hpp"
+#include "runtime/probing/probe_response.hpp"
 
 #include <cassert>
 #include <chrono>
@@ -284,6 +285,9 @@ private:
     auto address = asio::ip::make_address(target().host, not_literal);
     if (!not_literal)
       return connect_to({{address, target().port}});
+    if (!engine_.options.resolve_hook &&
+        !loopback_guard::allows_lookup(target().host))
+      return refuse("looking up " + target().host);
     stage_ = stage::resolving;
     engine_.hosts.resolve(
         target().host, [weak = weak_from_this()](const lookup_result& found) {
@@ -307,6 +311,10 @@ private:
   }
 
   void connect_to(std::vector<tcp::endpoint> endpoints) {
+    for (auto& endpoint : endpoints)
+      if (!loopback_guard::allows_address(endpoint.address().to_string()))
+        return refuse("connecting to " + endpoint.address().to_string() +
+                      " for " + target().host);
     stage_ = stage::connecting;
     endpoints_ = std::move(endpoints);
     auto& io = engine_.io;
@@ -453,6 +461,13 @@ private:
     result.failure = failure;
     result.detail = std::move(detail);
     finish(std::move(result), false);
+  }
+
+  // The test network guard (backends/loopback_guard.hpp) refused.
+  void refuse(const std::string& what) {
+    loopback_guard::refuse(what);
+    fail(probe_failure::local,
+         std::string{loopback_guard::refusal_marker} + ": " + what);
   }
 
   void fail(failure_cause cause) {

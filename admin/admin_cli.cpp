@@ -1,4 +1,4 @@
-#include "runtime/admin_cli.hpp"
+#include "admin/admin_cli.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -11,7 +11,7 @@
 #include <httplib.h>
 
 #include "messages/json_codec.hpp"
-#include "runtime/gateway_config.hpp"
+#include "runtime/config/gateway_config.hpp"
 
 namespace json = boost::json;
 

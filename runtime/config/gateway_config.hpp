@@ -10,7 +10,16 @@
 #include <vector>
 
 #include "messages/service_info.hpp"
-#include "runtime/health_check_config.hpp"
+#include "runtime/config/config_fields.hpp"
+#include "runtime/config/health_check_config.hpp"
+
+// Before C++20, Boost.Describe's macros pass empty lists (bases, protected
+// and private members) through GNU's ", ## __VA_ARGS__", which clang's
+// -Wpedantic reports at every BOOST_DESCRIBE_STRUCT below (GCC does not).
+#ifdef __clang__
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-zero-variadic-macro-arguments"
+#endif
 
 namespace orasi {
 
@@ -18,6 +27,9 @@ enum class ServiceDiscoveryBackend : uint8_t { Static, Etcd, Consul };
 
 /// "static", "etcd", "consul".
 const char* to_string(ServiceDiscoveryBackend x);
+
+// The config file names an enumerator by its to_string().
+BOOST_DESCRIBE_ENUM(ServiceDiscoveryBackend, Static, Etcd, Consul)
 
 /// `service_discovery.etcd`: the etcd backend's connection and lease.
 struct EtcdConfig {
@@ -44,6 +56,10 @@ struct EtcdConfig {
   bool operator!=(const EtcdConfig& other) const { return !(*this == other); }
 };
 
+BOOST_DESCRIBE_STRUCT(EtcdConfig, (),
+                      (lease_ttl, watch, dial_timeout, request_timeout,
+                       username, password, ca_file, cert_file, key_file))
+
 /// Which verdict decides endpoint health with the Consul backend.
 enum class ConsulHealthSource : uint8_t {
   /// Consul's checks only; orasi does not probe.
@@ -57,6 +73,8 @@ enum class ConsulHealthSource : uint8_t {
 
 /// "consul", "probes", "both".
 const char* to_string(ConsulHealthSource x);
+
+BOOST_DESCRIBE_ENUM(ConsulHealthSource, Consul, Probes, Both)
 
 /// `service_discovery.consul`: the Consul backend (agents in `endpoints`).
 struct ConsulConfig {
@@ -80,6 +98,11 @@ struct ConsulConfig {
   bool operator!=(const ConsulConfig& other) const { return !(*this == other); }
 };
 
+BOOST_DESCRIBE_STRUCT(ConsulConfig, (),
+                      (datacenter, token, service_prefix, health_source, wait,
+                       deregister_critical_after, dial_timeout, request_timeout,
+                       ca_file))
+
 /// Bounds on what a backend may hand the runtime (see
 /// actors/backend_limits.hpp): listings and changes that would cross them
 /// are refused with an error naming the limit; the last good services stay.
@@ -90,19 +113,22 @@ struct LimitsConfig {
   /// answer); a bigger one is cut off and fails like a bad response.
   uint64_t max_response_bytes = 64ull << 20;
 
-  bool operator==(const LimitsConfig& other) const {
-    return max_services == other.max_services &&
-           max_endpoints == other.max_endpoints &&
-           max_response_bytes == other.max_response_bytes;
-  }
+  bool operator==(const LimitsConfig& other) const;
   bool operator!=(const LimitsConfig& other) const { return !(*this == other); }
 };
+
+BOOST_DESCRIBE_STRUCT(LimitsConfig, (),
+                      (max_services, max_endpoints, max_response_bytes))
 
 /// `service_discovery`.
 struct ServiceDiscoveryConfig {
   ServiceDiscoveryBackend backend = ServiceDiscoveryBackend::Static;
   /// Backend addresses (etcd members, Consul agents); unused by static.
-  std::vector<std::string> endpoints{"http://127.0.0.1:2379"};
+  /// (Not a braced list: GCC 12 crashes counting the members of a struct
+  /// whose member is a braced list of strings, which
+  /// tests/unit/config_readme_test.cpp does.)
+  std::vector<std::string> endpoints =
+      std::vector<std::string>(1, "http://127.0.0.1:2379");
   /// Key prefix in etcd: services live under <prefix>/services/<id>.
   std::string prefix = "/orasi";
   /// Full re-list period (a safety net next to push updates).
@@ -125,6 +151,11 @@ struct ServiceDiscoveryConfig {
   }
 };
 
+BOOST_DESCRIBE_STRUCT(ServiceDiscoveryConfig, (),
+                      (backend, endpoints, prefix, refresh_interval,
+                       health_check_interval, health_check, etcd, consul,
+                       limits, services))
+
 /// `admin`: the launcher's HTTP admin API.
 struct AdminConfig {
   /// host:port; port 0 picks a free port.
@@ -133,11 +164,15 @@ struct AdminConfig {
   std::string token;
 };
 
+BOOST_DESCRIBE_STRUCT(AdminConfig, (), (listen, token))
+
 /// `logging`.
 struct LoggingConfig {
   /// trace, debug, info, warn, error, critical, off.
   std::string level = "info";
 };
+
+BOOST_DESCRIBE_STRUCT(LoggingConfig, (), (level))
 
 struct GatewayConfig {
   ServiceDiscoveryConfig service_discovery;
@@ -159,9 +194,13 @@ struct GatewayConfig {
   void validate() const;
 };
 
+// source_file is where the config came from, not a field of it.
+BOOST_DESCRIBE_STRUCT(GatewayConfig, (), (service_discovery, admin, logging))
+
 /// The fields (outside service_discovery.services) whose values differ,
 /// comma-separated, e.g. "service_discovery.backend, admin.listen"; empty if
-/// none. Used to warn that a reload does not apply them.
+/// none. A section's own fields are named, not their parts
+/// ("service_discovery.etcd"). Used to warn that a reload does not apply them.
 std::string restart_only_changes(const GatewayConfig& running,
                                  const GatewayConfig& next);
 
@@ -176,3 +215,7 @@ bool parse_listen_address(const std::string& text, std::string& host,
                           uint16_t& port);
 
 } // namespace orasi
+
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif

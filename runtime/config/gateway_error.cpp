@@ -1,4 +1,4 @@
-#include "runtime/gateway_error.hpp"
+#include "runtime/config/gateway_error.hpp"
 
 #include <caf/sec.hpp>
 

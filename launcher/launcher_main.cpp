@@ -2,6 +2,8 @@
 //   orasi-discovery [--config FILE] [--log-level LEVEL] [--log-format FMT]
 //                   [--admin-listen ADDR]
 // SIGINT/SIGTERM stop cleanly; SIGHUP re-reads the static config file.
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -11,11 +13,12 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <time.h>
 
-#include "runtime/admin_cli.hpp"
-#include "runtime/admin_server.hpp"
-#include "runtime/default_config.hpp"
-#include "runtime/log_format.hpp"
+#include "admin/admin_cli.hpp"
+#include "admin/admin_server.hpp"
+#include "launcher/default_config.hpp"
+#include "launcher/log_format.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace {
@@ -178,6 +181,47 @@ void raise_open_file_limit() {
                  static_cast<unsigned long long>(limit.rlim_cur));
 }
 
+constexpr std::chrono::milliseconds first_retry{100};
+constexpr std::chrono::milliseconds max_retry{5000};
+
+/// One start: false (and logged) if the backend cannot be listed yet.
+bool try_start(orasi::ServiceDiscovery& discovery,
+               std::chrono::milliseconds retry_in) {
+  try {
+    discovery.start();
+    return true;
+  } catch (const orasi::GatewayError& err) {
+    if (err.kind() != orasi::errc::backend_unavailable &&
+        err.kind() != orasi::errc::timeout)
+      throw;
+    spdlog::warn("backend not listed yet, retrying in {} ms: {}",
+                 retry_in.count(), err.what());
+    return false;
+  }
+}
+
+/// Starts again and again (first_retry doubling to max_retry) until the
+/// backend is listed; false if SIGINT/SIGTERM came first.
+bool retry_start(const sigset_t& signals, orasi::ServiceDiscovery& discovery) {
+  auto delay = first_retry;
+  for (;;) {
+    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(delay);
+    timespec wait{static_cast<time_t>(seconds.count()),
+                  static_cast<long>((delay - seconds).count() * 1000000)};
+    int signal = sigtimedwait(&signals, nullptr, &wait);
+    if (signal == SIGINT || signal == SIGTERM) {
+      spdlog::info("received {}, shutting down (again to force)",
+                   signal == SIGINT ? "SIGINT" : "SIGTERM");
+      force_exit_on_next_signal(signals);
+      return false;
+    }
+    // A timeout, EINTR or SIGHUP: try again now.
+    delay = std::min(delay * 2, max_retry);
+    if (try_start(discovery, delay))
+      return true;
+  }
+}
+
 int run(const launcher_args& args, const sigset_t& signals) {
   auto config = load_config(args);
   spdlog::set_level(spdlog::level::from_str(config.logging.level));
@@ -186,10 +230,14 @@ int run(const launcher_args& args, const sigset_t& signals) {
                to_string(config.service_discovery.backend),
                args.config_file.empty() ? "embedded demo" : args.config_file);
   orasi::ServiceDiscovery discovery{config};
-  discovery.start();
   orasi::AdminServer admin{discovery, config.admin.listen, config.admin.token};
+  // Listed before the admin API listens, so that a client that finds it
+  // listening finds the services too; a backend that cannot be listed yet
+  // is retried with the admin API up (/readyz 503 until the listing).
+  bool started = try_start(discovery, first_retry);
   admin.start();
-  wait_for_shutdown(signals, discovery);
+  if (started || retry_start(signals, discovery))
+    wait_for_shutdown(signals, discovery);
   admin.stop();
   discovery.stop();
   spdlog::info("stopped");
@@ -202,6 +250,12 @@ int main(int argc, char** argv) {
   // Client commands talk to a running launcher instead of being one.
   if (argc > 1 && orasi::cli::is_command(argv[1]))
     return orasi::cli::run(argc, argv);
+  // A peer that closes a TLS connection while we write to it (etcd refusing
+  // a client without a certificate, say) raises SIGPIPE inside OpenSSL's
+  // write, whose default action ends the process without a word. The admin
+  // server's httplib::Server ignores it as a side effect of its
+  // construction; a start before that must not depend on it.
+  std::signal(SIGPIPE, SIG_IGN);
   auto signals = blocked_signals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   launcher_args args;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "messages/health_types.hpp"
+#include "runtime/config/config_fields.hpp"
 
 namespace orasi {
 
@@ -60,5 +61,27 @@ struct HealthCheckConfig {
     return !(*this == other);
   }
 };
+
+/// The description of `service_discovery.health_check` (see
+/// runtime/config/config_fields.hpp), in the order the fields are read: a
+/// table, since the spec's health_check_path is "path" in the file.
+constexpr auto config_fields(const HealthCheckConfig*) {
+  using C = HealthCheckConfig;
+  return std::make_tuple(
+      config_field{"enabled", &C::enabled},
+      config_field{"path", &C::health_check_path},
+      config_field{"timeout", &C::timeout},
+      config_field{"interval", &C::interval},
+      config_field{"retries", &C::retries},
+      config_field{"success_threshold", &C::success_threshold},
+      config_field{"failure_threshold", &C::failure_threshold},
+      config_field{"expected_statuses", &C::expected_statuses},
+      config_field{"jitter_percent", &C::jitter_percent},
+      config_field{"fast_interval", &C::fast_interval},
+      config_field{"retry_backoff", &C::retry_backoff},
+      config_field{"keep_alive", &C::keep_alive},
+      config_field{"tls_verify", &C::tls_verify},
+      config_field{"panic_threshold_percent", &C::panic_threshold_percent});
+}
 
 } // namespace orasi

@@ -1,4 +1,4 @@
-#include "runtime/admin_server.hpp"
+#include "admin/admin_server.hpp"
 
 #include <boost/json.hpp>
 #include <httplib.h>
@@ -17,8 +17,8 @@
 
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
+#include "admin/dashboard.hpp"
 #include "messages/registry_changes.hpp"
-#include "runtime/dashboard.hpp"
 #include "runtime/service_discovery.hpp"
 
 namespace json = boost::json;
@@ -119,7 +119,7 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
 
 /// A read's serialized body for one registry version: snapshots are
 /// immutable, so readers between two changes share one serialization
-/// (1,000 services serialize to ~280 KB in about a millisecond).
+/// (a large registry's answer is costly to serialize, and pollers are many).
 struct json_cache {
   std::mutex mutex;
   uint64_t version = 0;

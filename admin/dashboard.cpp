@@ -1,4 +1,4 @@
-#include "runtime/dashboard.hpp"
+#include "admin/dashboard.hpp"
 
 #include <string_view>
 
@@ -9,7 +9,7 @@ namespace orasi {
 namespace embedded {
 
 /// A file of admin/dashboard/ by its name, empty if there is none; defined
-/// by the source that runtime/CMakeLists.txt generates at build time.
+/// by the source that admin/CMakeLists.txt generates at build time.
 std::string_view dashboard_file(std::string_view name);
 
 } // namespace embedded

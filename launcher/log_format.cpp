@@ -1,4 +1,4 @@
-#include "runtime/log_format.hpp"
+#include "launcher/log_format.hpp"
 
 #include <memory>
 

@@ -1,4 +1,4 @@
-#include "runtime/probe_response.hpp"
+#include "runtime/probing/probe_response.hpp"
 
 #include <string>
 
