@@ -10,13 +10,20 @@ namespace orasi::backends {
 
 namespace {
 
-/// The host of "scheme://host[:port][/...]" ("[::1]" without brackets).
+/// The host of "scheme://host[:port][/...]" ("[::1]" without brackets),
+/// as httplib reads it: a bracketed host of anything but digits and colons
+/// (e.g. "[::ffff:127.0.0.1]") makes httplib look the whole URL up as a
+/// name, so it is returned whole and refused.
 std::string host_of(const std::string& url) {
   auto start = url.find("://");
   start = start == std::string::npos ? 0 : start + 3;
   if (start < url.size() && url[start] == '[') {
     auto close = url.find(']', start);
-    return url.substr(start + 1, close - start - 1);
+    auto host = url.substr(start + 1, close - start - 1);
+    if (close == std::string::npos ||
+        host.find_first_not_of("0123456789:") != std::string::npos)
+      return url;
+    return host;
   }
   auto end = url.find_first_of(":/", start);
   return url.substr(start, end == std::string::npos ? end : end - start);

@@ -1,6 +1,7 @@
 #include "backends/loopback_guard.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -49,14 +50,19 @@ bool allows_lookup(const std::string& host) {
 }
 
 void refuse(const std::string& what) {
-  if (refusal_count.fetch_add(1) == 0) {
+  {
     std::lock_guard<std::mutex> guard{first_mutex};
-    first_text = what;
+    if (refusal_count.fetch_add(1) == 0)
+      first_text = what;
   }
+  // Straight to stderr too: a process that logs nothing (logging.level off)
+  // must still show the test that started it what was refused.
+  std::fprintf(stderr, "%s: %s\n", refusal_marker, what.c_str());
   spdlog::error("{}: {}", refusal_marker, what);
 }
 
 size_t refusals() {
+  std::lock_guard<std::mutex> guard{first_mutex};
   return refusal_count.load();
 }
 

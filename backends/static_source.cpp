@@ -17,8 +17,8 @@ namespace orasi::backends {
 namespace {
 
 /// "service_discovery.services" of a parsed config document. The config
-/// layer (runtime/gateway_config) reads the whole document itself; this is
-/// the static source's own loader, for a source used without it.
+/// layer (runtime/config/gateway_config) reads the whole document itself; this
+/// is the static source's own loader, for a source used without it.
 caf::expected<ServiceMap>
 static_services_from_config(const json::value& config_root) {
   if (!config_root.is_object())

@@ -272,5 +272,10 @@ int main(int argc, char** argv) {
     std::cerr << "orasi-discovery: " << err.what() << "\n";
     return err.kind() == orasi::errc::config_invalid ? exit_usage
                                                      : exit_failure;
+  } catch (const std::exception& err) {
+    // Not one of ours (e.g. a backend client the test network guard
+    // refused): said and a failure, never std::terminate.
+    std::cerr << "orasi-discovery: " << err.what() << "\n";
+    return exit_failure;
   }
 }

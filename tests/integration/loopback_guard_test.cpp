@@ -15,6 +15,7 @@
 #include "backends/http_client.hpp"
 #include "backends/loopback_guard.hpp"
 #include "runtime/probing/http_prober.hpp"
+#include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
 
 using namespace orasi;
@@ -113,4 +114,30 @@ TEST_CASE("the guard refuses a backend client off loopback") {
   CHECK(backends::make_http_client("http://[::1]:2379", settings));
   CHECK(backends::make_http_client("http://localhost:2379", settings));
   CHECK(loopback_guard::take_refusals() == 2);
+}
+
+TEST_CASE("the guard refuses a backend URL that httplib would look up whole") {
+  // httplib takes only digits and colons between brackets; anything else
+  // it resolves as a name, which the guard cannot allow.
+  backends::http_client_settings settings;
+  CHECK_THROWS_AS(
+      backends::make_http_client("http://[::ffff:127.0.0.1]:2379", settings),
+      std::invalid_argument);
+  CHECK(loopback_guard::take_refusals() == 1);
+}
+
+TEST_CASE("a refusal by a launcher under test counts in the test, even with "
+          "its logging off") {
+  test::temp_config_file file{
+      R"({"service_discovery":{"backend":"static","health_check":{)"
+      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
+      R"("retries":0},"services":{"far-1":{"name":"far","endpoints":[)"
+      R"({"url":"http://192.0.2.1:80"}]}}},)"
+      R"("admin":{"listen":"127.0.0.1:0"},"logging":{"level":"off"}})"};
+  {
+    test::child_process launcher{
+        {ORASI_LAUNCHER_PATH, "--config", file.path()}};
+    REQUIRE(launcher.wait_for_output(loopback_guard::refusal_marker));
+  } // its output is read for refusals as it goes
+  CHECK(loopback_guard::take_refusals() == 1);
 }

@@ -11,7 +11,10 @@ using namespace orasi;
 namespace {
 
 std::string config_listing(const std::string& services_json) {
-  return R"({"service_discovery":{"backend":"static","services":)" +
+  // Probing off: these tests are about reloading, and the endpoints are
+  // addresses nothing listens on.
+  return R"({"service_discovery":{"backend":"static",)"
+         R"("health_check":{"enabled":false},"services":)" +
          services_json + "}}";
 }
 

@@ -70,6 +70,7 @@ std::set<std::string> documented_fields() {
     if (!in_section || line.rfind("| `", 0) != 0)
       continue;
     auto names = quoted(line.substr(0, line.find('|', 1)));
+    REQUIRE_FALSE(names.empty()); // a row whose first cell is not `a.b`
     auto parent = names.front().substr(0, names.front().rfind('.') + 1);
     fields.insert(names.front());
     for (size_t i = 1; i < names.size(); ++i)
