@@ -442,6 +442,16 @@ TEST_CASE("admin API: waiting watches never take every server thread",
   admin_launcher run;
   std::atomic<int> refused{0};
   std::vector<std::thread> watchers;
+  // Joined however the test ends: a failed REQUIRE unwinding past joinable
+  // threads would std::terminate and leave the launcher running.
+  struct join_all {
+    std::vector<std::thread>& threads;
+    ~join_all() {
+      for (auto& thread : threads)
+        if (thread.joinable())
+          thread.join();
+    }
+  } joiner{watchers};
   const auto watcher_wait = 3s;
   for (int i = 0; i < 70; ++i)
     watchers.emplace_back([&] {
@@ -464,6 +474,4 @@ TEST_CASE("admin API: waiting watches never take every server thread",
   CHECK(res->status == 200);
   // Answered while the watches still wait: not after a thread freed up.
   CHECK(std::chrono::steady_clock::now() - started < watcher_wait / 2);
-  for (auto& watcher : watchers)
-    watcher.join();
 }
