@@ -15,9 +15,9 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "admin/dashboard.hpp"
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
-#include "admin/dashboard.hpp"
 #include "messages/registry_changes.hpp"
 #include "runtime/service_discovery.hpp"
 
@@ -57,6 +57,23 @@ void send_error(httplib::Response& res, int status, const std::string& kind,
                 const std::string& message, uint64_t version) {
   send_json(res, status, json::object{{"error", message}, {"kind", kind}},
             version);
+}
+
+/// Reads the query parameter `name` as a non-negative integer into `out`
+/// (left alone when absent); false, with a 400 sent, when it is not one.
+bool read_count_param(ServiceDiscovery& discovery, const httplib::Request& req,
+                      const std::string& name, uint64_t& out,
+                      httplib::Response& res) {
+  try {
+    if (req.has_param(name.c_str()))
+      out = std::stoull(req.get_param_value(name.c_str()));
+    return true;
+  } catch (const std::exception&) {
+    send_error(res, 400, "serialization",
+               name + ": expected a non-negative integer",
+               discovery.snapshot()->version);
+    return false;
+  }
 }
 
 void serve_healthz(ServiceDiscovery& discovery, httplib::Response& res) {
@@ -417,14 +434,8 @@ void serve_probes(ServiceDiscovery& discovery, const httplib::Request& req,
 void serve_transitions(ServiceDiscovery& discovery, const httplib::Request& req,
                        httplib::Response& res) {
   uint64_t since = 0;
-  try {
-    if (req.has_param("since"))
-      since = std::stoull(req.get_param_value("since"));
-  } catch (const std::exception&) {
-    return send_error(res, 400, "serialization",
-                      "since: expected a non-negative integer",
-                      discovery.snapshot()->version);
-  }
+  if (!read_count_param(discovery, req, "since", since, res))
+    return;
   json::array transitions;
   for (const auto& change : discovery.recent_transitions(since))
     transitions.push_back(json::object{{"seq", change.sequence},
@@ -577,14 +588,8 @@ void AdminServer::add_watch_route() {
                                          httplib::Response& res) {
         uint64_t index = 0;
         auto wait = std::chrono::milliseconds(std::chrono::seconds(30));
-        try {
-          if (req.has_param("index"))
-            index = std::stoull(req.get_param_value("index"));
-        } catch (const std::exception&) {
-          return send_error(res, 400, "serialization",
-                            "index: expected a non-negative integer",
-                            discovery.snapshot()->version);
-        }
+        if (!read_count_param(discovery, req, "index", index, res))
+          return;
         if (req.has_param("wait")) {
           auto parsed = parse_duration(req.get_param_value("wait"));
           if (!parsed || parsed->count() < 0)

@@ -54,6 +54,15 @@ struct admin_launcher {
   }
 };
 
+/// One endpoint on loopback port 1, which refuses: every check fails at
+/// once, every 100 ms.
+const std::string refused_endpoint_config =
+    R"({"service_discovery":{"backend":"static","health_check":{)"
+    R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
+    R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
+    R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
+    R"("admin":{"listen":"127.0.0.1:0"}})";
+
 } // namespace
 
 TEST_CASE("admin API: writes need the bearer token", "[admin][e2e]") {
@@ -265,12 +274,7 @@ TEST_CASE("CLI: services, register, deregister, watch, with exit codes",
 TEST_CASE("launcher: --log-format json writes one JSON object per line, "
           "with a line per state transition",
           "[launcher][logging][e2e]") {
-  orasi::test::temp_config_file file{
-      R"({"service_discovery":{"backend":"static","health_check":{)"
-      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
-      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
-      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
-      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::temp_config_file file{refused_endpoint_config};
   orasi::test::child_process process{
       {launcher, "--config", file.path(), "--log-format", "json"}};
   REQUIRE(process.wait_for_output("Unknown -> Unhealthy"));
@@ -294,12 +298,7 @@ TEST_CASE("launcher: --log-format json writes one JSON object per line, "
 TEST_CASE("admin API: last check per endpoint and the check latency "
           "histogram",
           "[admin][e2e]") {
-  orasi::test::temp_config_file file{
-      R"({"service_discovery":{"backend":"static","health_check":{)"
-      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
-      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
-      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
-      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::temp_config_file file{refused_endpoint_config};
   orasi::test::child_process process{{launcher, "--config", file.path()}};
   REQUIRE(process.wait_for_output("admin API listening on"));
   httplib::Client client{"127.0.0.1",
@@ -329,12 +328,7 @@ TEST_CASE("admin API: recent checks of the asked services and the "
           "transition log",
           "[admin][e2e]") {
   // Port 1 on loopback refuses: every check fails at once.
-  orasi::test::temp_config_file file{
-      R"({"service_discovery":{"backend":"static","health_check":{)"
-      R"("interval":"100ms","fast_interval":"100ms","timeout":"100ms",)"
-      R"("retries":0,"failure_threshold":1},"services":{"web-1":{)"
-      R"("name":"web","endpoints":[{"url":"http://127.0.0.1:1"}]}}},)"
-      R"("admin":{"listen":"127.0.0.1:0"}})"};
+  orasi::test::temp_config_file file{refused_endpoint_config};
   orasi::test::child_process process{{launcher, "--config", file.path()}};
   REQUIRE(process.wait_for_output("admin API listening on"));
   httplib::Client client{"127.0.0.1",
