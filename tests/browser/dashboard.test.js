@@ -6,9 +6,12 @@
 //   FLEET_URL   10,000 static services, health checks off: the summary,
 //               unhealthy first, paging, search by name, id, URL and
 //               metadata, and live updates, with their times measured.
-// It prints the figures; the bounds it asserts are 5x the dashboard's goals
+// It prints the figures and asserts bounds that only a defect breaks on a
+// busy machine: the median of each figure within 5x the dashboard's goals
 // (first screen 1 s, search 100 ms, live update 200 ms from the watch's
-// answer), so that only a defect breaks them on a busy machine.
+// answer), and every single sample within 20x (a page that renders every
+// service at once takes tens of seconds, while one scheduling stall of the
+// shared machine can take a sample past 5x).
 // Env: ADMIN_URL, FLEET_URL, WEB_CONTROL_URL (the web-1 target's base URL),
 // CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (optional: PNGs).
 'use strict';
@@ -22,6 +25,7 @@ const webControl = process.env.WEB_CONTROL_URL;
 const screenshots = process.env.SCREENSHOT_DIR;
 const live = 10000; // ms: how long a live change may take to show
 const bounds = {firstScreen: 5000, search: 500, liveUpdate: 1000}; // 5x goals
+const stall = 4; // a single sample may take up to stall x bounds
 
 let passed = 0;
 async function step(name, body) {
@@ -309,7 +313,7 @@ async function fleetPage(browser) {
         performance.getEntriesByName('orasi-first-screen')[0].startTime);
       record('first screen (navigation to services on screen)', mark);
       record('first screen, test-side wall clock', wall);
-      assert(mark <= bounds.firstScreen,
+      assert(mark <= stall * bounds.firstScreen,
              `first screen after ${mark.toFixed(0)} ms`);
     }
   });
@@ -408,7 +412,7 @@ async function fleetPage(browser) {
       const answer = await search(page, query);
       record('search (input to next frame)', answer.ms);
       assert.deepStrictEqual(answer.ids, ids, query);
-      assert(answer.ms <= bounds.search,
+      assert(answer.ms <= stall * bounds.search,
              `"${query}" answered after ${answer.ms.toFixed(0)} ms`);
     }
     assert(await page.isVisible('#empty'));
@@ -427,7 +431,7 @@ async function fleetPage(browser) {
     for (let n = 1; n <= id.length; ++n) {
       const answer = await search(page, id.slice(0, n));
       record('search (input to next frame)', answer.ms);
-      assert(answer.ms <= bounds.search);
+      assert(answer.ms <= stall * bounds.search);
       if (n === id.length) assert.deepStrictEqual(answer.ids, [id]);
     }
     // And through real key events, as a user types.
@@ -485,7 +489,7 @@ async function fleetPage(browser) {
         });
         assert(applied !== null, 'no watch answer or no update recorded');
         record('live update: watch answer to page updated', applied);
-        assert(applied <= bounds.liveUpdate,
+        assert(applied <= stall * bounds.liveUpdate,
                `${id} ${state}: applied ${applied.toFixed(0)} ms after the ` +
                'watch answered');
         assert(total <= live);
@@ -519,16 +523,30 @@ async function main() {
   } finally {
     await browser.close();
     printFigures();
+    checkMedians();
   }
   console.log(`${passed} passed, 0 failed`);
 }
 
+// The medians within the bounds: the page meets its goals but for the noise.
+function checkMedians() {
+  for (const [name, values] of Object.entries(figures)) {
+    const bound = boundOf(name);
+    if (bound)
+      assert(stats(values).median <= bound,
+             `${name}: median ${stats(values).median.toFixed(0)} ms over ` +
+             `${bound} ms`);
+  }
+}
+
+function boundOf(name) {
+  return name.startsWith('first screen (') ? bounds.firstScreen
+      : name.startsWith('search') ? bounds.search
+      : name === 'live update: watch answer to page updated' ? bounds.liveUpdate
+      : null;
+}
+
 function printFigures() {
-  const boundOf = (name) =>
-    name.startsWith('first screen (') ? bounds.firstScreen
-    : name.startsWith('search') ? bounds.search
-    : name === 'live update: watch answer to page updated' ? bounds.liveUpdate
-    : null;
   console.log('figures (ms):');
   for (const [name, values] of Object.entries(figures)) {
     const {n, median, max} = stats(values);
