@@ -144,10 +144,12 @@ TEST_CASE("etcd: the initial listing, then etcdctl puts and deletes arrive "
   CHECK(discovery.get_services().size() == 3);
   CHECK(registry_equals_etcd(discovery, cluster));
 
-  cluster.put(services_prefix + "new-1", value_of("new", "http://127.2.0.1:80"));
+  cluster.put(services_prefix + "new-1",
+              value_of("new", "http://127.2.0.1:80"));
   CHECK(eventually([&] { return discovery.get_service("new-1").has_value(); },
                    2s));
-  cluster.put(services_prefix + "new-1", value_of("new", "http://127.2.0.2:80"));
+  cluster.put(services_prefix + "new-1",
+              value_of("new", "http://127.2.0.2:80"));
   CHECK(eventually(
       [&] {
         auto found = discovery.get_service("new-1");

@@ -1,5 +1,5 @@
-// Drives runtime/probing/probe_response's reader over bytes in memory, the way the
-// prober engine does over a socket: shared by its unit test and its fuzzer.
+// Drives runtime/probing/probe_response's reader over bytes in memory, the way
+// the prober engine does over a socket: shared by its unit test and its fuzzer.
 #pragma once
 
 #include <algorithm>

@@ -1,5 +1,6 @@
-// The probe response reader (runtime/probing/probe_response) over bytes in memory,
-// split into reads of every size from 1 byte up, as a socket may deliver.
+// The probe response reader (runtime/probing/probe_response) over bytes in
+// memory, split into reads of every size from 1 byte up, as a socket may
+// deliver.
 #include <catch2/catch.hpp>
 
 #include <string>
