@@ -496,6 +496,21 @@ int status_of(errc kind) {
   return 500;
 }
 
+/// Runs a write (register, deregister) and answers {"id", "version"}, or
+/// the facade's error with its status.
+template <class Write>
+void answer_write(ServiceDiscovery& discovery, const std::string& id,
+                  httplib::Response& res, Write write) {
+  try {
+    write();
+  } catch (const GatewayError& err) {
+    return send_error(res, status_of(err.kind()), to_string(err.kind()),
+                      err.message(), discovery.snapshot()->version);
+  }
+  auto version = discovery.snapshot()->version;
+  send_json(res, 200, json::object{{"id", id}, {"version", version}}, version);
+}
+
 } // namespace
 
 struct AdminServer::routes {
@@ -545,15 +560,8 @@ void AdminServer::add_write_routes() {
     if (!info)
       return send_error(res, 400, "serialization", error_message(info.error()),
                         discovery.snapshot()->version);
-    try {
-      discovery.register_service(id, *info);
-    } catch (const GatewayError& err) {
-      return send_error(res, status_of(err.kind()), to_string(err.kind()),
-                        err.message(), discovery.snapshot()->version);
-    }
-    auto version = discovery.snapshot()->version;
-    send_json(res, 200, json::object{{"id", id}, {"version", version}},
-              version);
+    answer_write(discovery, id, res,
+                 [&] { discovery.register_service(id, *info); });
   });
   http.Delete("/v1/services/([^/]+)", [&discovery, &token,
                                        refuse](const httplib::Request& req,
@@ -561,15 +569,7 @@ void AdminServer::add_write_routes() {
     if (!authorized(req, token))
       return refuse(res);
     auto id = req.matches[1].str();
-    try {
-      discovery.deregister_service(id);
-    } catch (const GatewayError& err) {
-      return send_error(res, status_of(err.kind()), to_string(err.kind()),
-                        err.message(), discovery.snapshot()->version);
-    }
-    auto version = discovery.snapshot()->version;
-    send_json(res, 200, json::object{{"id", id}, {"version", version}},
-              version);
+    answer_write(discovery, id, res, [&] { discovery.deregister_service(id); });
   });
 }
 
