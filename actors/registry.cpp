@@ -10,76 +10,30 @@
 
 namespace orasi {
 
-ServiceMap merge_health(const ServiceMap& backend_services,
-                        const verdict_map& probed, bool probed_health,
-                        bool backend_vetoes) {
-  ServiceMap result = backend_services;
-  for (auto& [id, service] : result) {
-    for (auto& endpoint : service.endpoints) {
-      auto declared = endpoint.health_status;
-      auto declared_degraded = endpoint.degraded;
-      auto verdict = probed.find(endpoint_key{id, endpoint.url});
-      if (verdict != probed.end()) {
-        endpoint.health_status = verdict->second.status;
-        endpoint.degraded = verdict->second.degraded;
-      } else if (probed_health) {
-        endpoint.health_status = EndpointHealthStatus::Unknown;
-        endpoint.degraded = false;
-      }
-      if (backend_vetoes && declared == EndpointHealthStatus::Unhealthy) {
-        endpoint.health_status = EndpointHealthStatus::Unhealthy;
-        endpoint.degraded = false;
-      } else if (backend_vetoes && declared_degraded &&
-                 endpoint.health_status == EndpointHealthStatus::Healthy) {
-        endpoint.degraded = true;
-      }
-    }
-    service.health_status = derive_service_health(service.endpoints);
-  }
-  return result;
-}
-
-std::set<endpoint_key> endpoint_keys(const ServiceMap& services) {
-  std::set<endpoint_key> keys;
-  for (const auto& [id, service] : services)
-    for (const auto& endpoint : service.endpoints)
-      keys.emplace(id, endpoint.url);
-  return keys;
-}
-
 namespace {
-
-/// Drops probe verdicts of endpoints that no longer exist, so that an
-/// endpoint that comes back starts from what the backend declares.
-void prune_verdicts(registry_state& st) {
-  for (auto i = st.probed.begin(); i != st.probed.end();)
-    i = st.endpoints.count(i->first) > 0 ? std::next(i) : st.probed.erase(i);
-}
 
 void notify(registry_pointer self, const SnapshotPtr& snapshot) {
   for (auto& subscriber : self->state.subscribers)
     caf::anon_send(subscriber, changed_atom::value, snapshot);
 }
 
-/// Publishes a new version if the merged view or the stale flag changed.
+/// Publishes a new version if a service or the stale flag changed: O(change).
 uint64_t publish_if_changed(registry_pointer self) {
   auto& st = self->state;
   auto current = st.store->current();
   if (!st.synced)
     return current->version;
   st.publish_pending = false; // this publication includes any open batch
-  auto services =
-      merge_health(st.backend_services, st.probed, st.options.probed_health,
-                   st.options.backend_vetoes);
-  if (current->version > 0 && services == current->services &&
-      st.stale == current->stale)
+  auto changes = st.view.take_changes();
+  if (current->version > 0 && changes.empty() && st.stale == current->stale)
     return current->version;
   auto next = std::make_shared<RegistrySnapshot>();
   next->version = current->version + 1;
-  next->healthy = routable_view(services);
-  next->services = std::move(services);
+  next->services = st.view.services(); // shares every entry: O(1)
+  next->healthy = st.view.routable();
   next->stale = st.stale;
-  next->backend_generation = st.backend_generation;
+  next->backend_generation = st.view.backend_generation();
+  next->changes = std::move(changes);
   SnapshotPtr published = std::move(next);
   st.store->publish(published);
   notify(self, published);
@@ -99,47 +53,18 @@ void schedule_publish(registry_pointer self) {
     self->send(self, publish_atom::value); // after what is queued already
 }
 
-void replace_backend_services(registry_state& st, ServiceMap services,
-                              const std::vector<std::string>& unreadable) {
-  // A value that does not parse keeps the last good one (if any).
-  for (const auto& id : unreadable)
-    if (auto old = st.backend_services.find(id);
-        old != st.backend_services.end())
-      services.emplace(id, old->second);
-  // The first listing of a (restarted) registry always counts as a change.
-  bool changed = !st.synced || services != st.backend_services;
-  st.backend_services = std::move(services);
-  if (changed) {
-    ++st.backend_generation;
-    st.endpoints = endpoint_keys(st.backend_services);
-  }
-}
-
-void apply_delta(registry_state& st, backend_delta& delta) {
-  bool changed = false;
-  for (auto& id : delta.removals)
-    changed |= st.backend_services.erase(id) > 0;
-  for (auto& [id, service] : delta.upserts) {
-    auto& slot = st.backend_services[id];
-    changed |= slot != service;
-    slot = std::move(service);
-  }
-  if (changed) {
-    ++st.backend_generation;
-    st.endpoints = endpoint_keys(st.backend_services);
-  }
-}
-
 } // namespace
 
 registry_actor::behavior_type registry(registry_pointer self,
                                        std::shared_ptr<snapshot_store> store,
                                        registry_options options) {
-  self->state.store = std::move(store);
-  self->state.options = options;
-  // Like versions, generations continue where a crashed registry stopped.
-  self->state.backend_generation =
-      self->state.store->current()->backend_generation;
+  auto& st = self->state;
+  st.store = std::move(store);
+  st.options = options;
+  st.view = registry_view{{options.probed_health, options.backend_vetoes}};
+  // Like versions, generations continue where a crashed registry stopped,
+  // and changes are told relative to what it published last.
+  st.view.start_from(*st.store->current());
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
@@ -151,16 +76,13 @@ registry_actor::behavior_type registry(registry_pointer self,
   return {
       [self](backend_snapshot& listing) -> uint64_t {
         auto& st = self->state;
-        replace_backend_services(st, std::move(listing.services),
-                                 listing.unreadable);
+        st.view.replace_backend(std::move(listing.services), listing.unreadable,
+                                !st.synced);
         st.synced = true;
-        prune_verdicts(st);
         return publish_if_changed(self);
       },
       [self](backend_delta& delta) -> uint64_t {
-        auto& st = self->state;
-        apply_delta(st, delta);
-        prune_verdicts(st);
+        self->state.view.apply_delta(delta);
         return publish_if_changed(self);
       },
       [self](backend_status& status) -> uint64_t {
@@ -179,10 +101,11 @@ registry_actor::behavior_type registry(registry_pointer self,
         // (Before the first listing, restored verdicts are kept; the
         // listing prunes them.)
         endpoint_key key{change.service_id, change.endpoint_url};
-        if (st.synced && st.endpoints.count(key) == 0)
+        if (st.synced && !st.view.lists(key))
           return;
-        st.probed[key] = endpoint_verdict{change.status, change.degraded};
-        schedule_publish(self);
+        if (st.view.set_verdict(
+                key, endpoint_verdict{change.status, change.degraded}))
+          schedule_publish(self);
       },
       [self](publish_atom) {
         if (self->state.publish_pending)

@@ -2,10 +2,7 @@
 // service health and publishes immutable snapshots with version numbers.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <set>
-#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -13,6 +10,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "actors/registry_view.hpp"
 #include "actors/snapshot_store.hpp"
 #include "messages/actor_messages.hpp"
 
@@ -40,42 +38,22 @@ using registry_actor = caf::typed_actor<
     // (supported API; bench/read_path_bench measures the store against it).
     caf::replies_to<snapshot_atom>::with<SnapshotPtr>>;
 
-using endpoint_key = std::pair<std::string, std::string>; // service id, url
-
-/// Every (service id, endpoint url) of `services`: O(log n) membership tests
-/// where scanning a service's endpoint list would be O(endpoints).
-std::set<endpoint_key> endpoint_keys(const ServiceMap& services);
-
-/// A probe verdict on one endpoint.
-struct endpoint_verdict {
-  EndpointHealthStatus status = EndpointHealthStatus::Unknown;
-  bool degraded = false;
-};
-
-using verdict_map = std::map<endpoint_key, endpoint_verdict>;
-
 struct registry_options {
-  /// True when endpoints are actively probed: an endpoint's health is then
-  /// only what the probes say (Unknown until they decide), never what the
-  /// backend declares.
+  /// True when endpoints are actively probed (see health_merge_rules).
   bool probed_health = false;
-  /// With probed_health: the backend's own verdict still counts where it is
-  /// worse (Consul's checks, health_source "both"): an endpoint the backend
-  /// declares Unhealthy stays Unhealthy, one it flags degraded is degraded.
+  /// With probed_health: the backend's worse verdict still counts (see
+  /// health_merge_rules).
   bool backend_vetoes = false;
   /// Health changes arriving within this window are published as one
   /// version: at start-up thousands of endpoints turn Healthy together, and
-  /// one snapshot per endpoint would cost a full copy each.
+  /// one version each would wake every subscriber thousands of times.
   caf::timespan health_batch_window = std::chrono::milliseconds(10);
 };
 
 struct registry_state {
   std::shared_ptr<snapshot_store> store; // where snapshots are published
   registry_options options;
-  ServiceMap backend_services;         // as the backend listed them
-  uint64_t backend_generation = 0;     // bumped when backend_services changes
-  std::set<endpoint_key> endpoints;    // endpoint_keys(backend_services)
-  verdict_map probed;                  // probe verdicts
+  registry_view view;                  // backend data, verdicts, views
   bool stale = false;                  // backend unreachable
   bool synced = false;                 // first backend listing received
   bool publish_pending = false;        // a batch window is open
@@ -92,12 +70,5 @@ using registry_pointer = registry_actor::stateful_pointer<registry_state>;
 registry_actor::behavior_type registry(registry_pointer self,
                                        std::shared_ptr<snapshot_store> store,
                                        registry_options options);
-
-/// The merged view: backend services with probe verdicts applied to their
-/// endpoints and every service's health derived from its endpoints. With
-/// `probed_health`, endpoints without a verdict are Unknown.
-ServiceMap merge_health(const ServiceMap& backend_services,
-                        const verdict_map& probed, bool probed_health,
-                        bool backend_vetoes = false);
 
 } // namespace orasi

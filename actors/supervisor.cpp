@@ -93,7 +93,7 @@ void stop_all_probes(supervisor_pointer self) {
   for (auto& [key, handle] : st.children->probes)
     stop_probe(self, handle);
   st.children->probes.clear();
-  st.probed_generation.reset();
+  st.probed_version.reset();
   if (st.options.probing && st.options.probing->metrics)
     st.options.probing->metrics->set_active_probes(0);
 }
@@ -105,19 +105,39 @@ void update_active_probes(supervisor_state& st) {
 
 void release_held(supervisor_pointer self); // the panic guard, below
 
-/// One probe per endpoint of `snapshot`: starts the missing ones and stops
-/// those whose endpoint is gone. Skipped when only health changed.
-void reconcile_probes(supervisor_pointer self,
-                      const RegistrySnapshot& snapshot) {
-  auto& st = self->state;
-  if (!st.options.probing || (st.lifecycle != lifecycle_state::starting &&
-                              st.lifecycle != lifecycle_state::running))
-    return;
-  if (st.probed_generation == snapshot.backend_generation)
-    return;
-  st.probed_generation = snapshot.backend_generation;
+/// Whether `snapshot` directly follows the version last seen, so that its
+/// change set is all there is to apply; false also for one already seen.
+bool follows(const std::optional<uint64_t>& seen,
+             const RegistrySnapshot& snapshot) {
+  return seen && *seen + 1 == snapshot.version;
+}
+
+bool seen_already(const std::optional<uint64_t>& seen,
+                  const RegistrySnapshot& snapshot) {
+  return seen && snapshot.version <= *seen;
+}
+
+/// Applies the snapshot's endpoint changes to the probes: O(change).
+void apply_endpoint_changes(supervisor_pointer self,
+                            const RegistryChanges& changes) {
+  auto& probes = self->state.children->probes;
+  for (const auto& key : changes.endpoints_removed) {
+    if (auto probe = probes.find(key); probe != probes.end()) {
+      stop_probe(self, probe->second);
+      probes.erase(probe);
+    }
+  }
+  for (const auto& key : changes.endpoints_added)
+    if (probes.count(key) == 0)
+      spawn_probe(self, key);
+}
+
+/// Matches the probes against every endpoint of `snapshot`: O(registry),
+/// for a first look or after missed versions.
+void match_all_endpoints(supervisor_pointer self,
+                         const RegistrySnapshot& snapshot) {
   auto endpoints = endpoint_keys(snapshot.services);
-  auto& probes = st.children->probes;
+  auto& probes = self->state.children->probes;
   for (auto i = probes.begin(); i != probes.end();) {
     if (endpoints.count(i->first) > 0) {
       ++i;
@@ -129,6 +149,31 @@ void reconcile_probes(supervisor_pointer self,
   for (const auto& key : endpoints)
     if (probes.count(key) == 0)
       spawn_probe(self, key);
+}
+
+/// One probe per endpoint of `snapshot`: starts the missing ones and stops
+/// those whose endpoint is gone, from the snapshot's change set when the
+/// probes match the version before it.
+void reconcile_probes(supervisor_pointer self,
+                      const RegistrySnapshot& snapshot) {
+  auto& st = self->state;
+  if (!st.options.probing || (st.lifecycle != lifecycle_state::starting &&
+                              st.lifecycle != lifecycle_state::running))
+    return;
+  if (seen_already(st.probed_version, snapshot))
+    return;
+  bool endpoints_changed = true;
+  if (follows(st.probed_version, snapshot)) {
+    const auto& changes = snapshot.changes;
+    endpoints_changed =
+        !changes.endpoints_added.empty() || !changes.endpoints_removed.empty();
+    apply_endpoint_changes(self, changes);
+  } else {
+    match_all_endpoints(self, snapshot);
+  }
+  st.probed_version = snapshot.version;
+  if (!endpoints_changed)
+    return;
   update_active_probes(st);
   if (st.held > 0)
     release_held(self); // more endpoints may allow more exclusions
@@ -140,7 +185,7 @@ bool forget_probe(supervisor_state& st, const caf::actor_addr& source) {
   for (auto i = probes.begin(); i != probes.end(); ++i) {
     if (i->second.address() == source) {
       probes.erase(i);
-      st.probed_generation.reset(); // the next reconcile respawns it
+      st.probed_version.reset(); // the next reconcile respawns it
       update_active_probes(st);
       return true;
     }
@@ -170,7 +215,7 @@ void finish_stop(supervisor_pointer self) {
   st.trackers.clear();
   st.reported_unhealthy = 0;
   st.held = 0;
-  st.pruned_generation.reset();
+  st.pruned_version.reset();
   // A failed start is answered only now, so that a caller who retries at
   // once finds the supervisor stopped rather than stopping.
   for (auto& promise : st.pending_starts)
@@ -414,22 +459,27 @@ caf::error cannot_serve(const supervisor_state& st) {
 /// Forgets the verdicts of endpoints that are no longer in `snapshot`, so an
 /// endpoint that comes back starts from Unknown in the threshold machine too.
 void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
-  if (st.pruned_generation == snapshot.backend_generation)
-    return; // only health changed: every tracked endpoint still exists
-  st.pruned_generation = snapshot.backend_generation;
+  if (seen_already(st.pruned_version, snapshot))
+    return;
+  bool incremental = follows(st.pruned_version, snapshot);
+  st.pruned_version = snapshot.version;
   if (st.trackers.empty())
     return; // nothing to prune (e.g. probing off): skip the key set
-  auto endpoints = endpoint_keys(snapshot.services);
-  for (auto i = st.trackers.begin(); i != st.trackers.end();) {
-    if (endpoints.count(i->first) > 0) {
-      ++i;
-      continue;
-    }
+  auto forget = [&st](std::map<endpoint_key, tracked_endpoint>::iterator i) {
     st.reported_unhealthy -=
         i->second.reported == EndpointHealthStatus::Unhealthy;
     st.held -= i->second.held;
-    i = st.trackers.erase(i);
+    return st.trackers.erase(i);
+  };
+  if (incremental) {
+    for (const auto& key : snapshot.changes.endpoints_removed)
+      if (auto i = st.trackers.find(key); i != st.trackers.end())
+        forget(i);
+    return;
   }
+  auto endpoints = endpoint_keys(snapshot.services);
+  for (auto i = st.trackers.begin(); i != st.trackers.end();)
+    i = endpoints.count(i->first) > 0 ? std::next(i) : forget(i);
 }
 
 /// Whether an outcome may change state: only while starting or running,

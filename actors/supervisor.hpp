@@ -122,10 +122,10 @@ struct supervisor_state {
   std::map<endpoint_key, tracked_endpoint> trackers;
   size_t reported_unhealthy = 0; // trackers reported Unhealthy
   size_t held = 0;               // trackers held by the panic guard
-  /// The backend_generation the probes were last matched against.
-  std::optional<uint64_t> probed_generation;
-  /// The backend_generation the trackers were last pruned against.
-  std::optional<uint64_t> pruned_generation;
+  /// The snapshot version the probes were last matched against.
+  std::optional<uint64_t> probed_version;
+  /// The snapshot version the trackers were last pruned against.
+  std::optional<uint64_t> pruned_version;
   std::vector<caf::actor> subscribers;
   static inline const char* name = "orasi.supervisor";
 };

@@ -404,7 +404,7 @@ orasi::SnapshotPtr request_snapshot(caf::actor_system& sys,
   return result;
 }
 
-size_t count_endpoints(const orasi::ServiceMap& services) {
+size_t count_endpoints(const orasi::ServiceTable& services) {
   size_t result = 0;
   for (auto& [id, service] : services)
     result += service.endpoints.size();

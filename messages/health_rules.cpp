@@ -31,7 +31,7 @@ derive_service_health(const std::vector<ServiceEndpoint>& endpoints) {
   return ServiceHealthStatus::Degraded;
 }
 
-bool has_endpoint(const ServiceMap& services, const std::string& id,
+bool has_endpoint(const ServiceTable& services, const std::string& id,
                   const std::string& url) {
   auto service = services.find(id);
   if (service == services.end())
@@ -41,20 +41,32 @@ bool has_endpoint(const ServiceMap& services, const std::string& id,
                      [&](const ServiceEndpoint& x) { return x.url == url; });
 }
 
+std::optional<ServiceInfo> routable_service(const ServiceInfo& service) {
+  ServiceInfo routable;
+  for (const auto& endpoint : service.endpoints)
+    if (endpoint.health_status == EndpointHealthStatus::Healthy)
+      routable.endpoints.push_back(endpoint);
+  if (routable.endpoints.empty())
+    return std::nullopt;
+  routable.name = service.name;
+  routable.health_status = service.health_status;
+  routable.metadata = service.metadata;
+  return routable;
+}
+
+bool fully_routable(const ServiceInfo& service) {
+  return !service.endpoints.empty() &&
+         std::all_of(service.endpoints.begin(), service.endpoints.end(),
+                     [](const ServiceEndpoint& x) {
+                       return x.health_status == EndpointHealthStatus::Healthy;
+                     });
+}
+
 ServiceMap routable_view(const ServiceMap& services) {
   ServiceMap result;
-  for (const auto& [id, service] : services) {
-    ServiceInfo routable;
-    for (const auto& endpoint : service.endpoints)
-      if (endpoint.health_status == EndpointHealthStatus::Healthy)
-        routable.endpoints.push_back(endpoint);
-    if (routable.endpoints.empty())
-      continue;
-    routable.name = service.name;
-    routable.health_status = service.health_status;
-    routable.metadata = service.metadata;
-    result.emplace(id, std::move(routable));
-  }
+  for (const auto& [id, service] : services)
+    if (auto routable = routable_service(service))
+      result.emplace_hint(result.end(), id, std::move(*routable));
   return result;
 }
 

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "messages/health_types.hpp"
 #include "messages/service_info.hpp"
+#include "messages/service_table.hpp"
 
 namespace orasi {
 
@@ -18,8 +20,16 @@ ServiceHealthStatus
 derive_service_health(const std::vector<ServiceEndpoint>& endpoints);
 
 /// True if service `id` in `services` lists an endpoint with `url`.
-bool has_endpoint(const ServiceMap& services, const std::string& id,
+bool has_endpoint(const ServiceTable& services, const std::string& id,
                   const std::string& url);
+
+/// The routable form of one service: only its Healthy endpoints, or
+/// nothing if it has none.
+std::optional<ServiceInfo> routable_service(const ServiceInfo& service);
+
+/// Whether the routable form of `service` is `service` itself (every
+/// endpoint Healthy), so a view may share it instead of copying.
+bool fully_routable(const ServiceInfo& service);
 
 /// The routable view: every service with at least one Healthy endpoint,
 /// listing only those endpoints.

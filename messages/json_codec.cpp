@@ -221,6 +221,14 @@ json::value to_json(const ServiceMap& x) {
   return result;
 }
 
+json::value to_json(const ServiceTable& x) {
+  json::object result;
+  result.reserve(x.size());
+  for (const auto& [id, service] : x)
+    result[id] = to_json(service);
+  return result;
+}
+
 std::string encode(const ServiceInfo& x) {
   return json::serialize(to_json(x));
 }

@@ -10,6 +10,7 @@
 #include <caf/expected.hpp>
 
 #include "messages/service_info.hpp"
+#include "messages/service_table.hpp"
 
 namespace orasi {
 
@@ -25,6 +26,7 @@ boost::json::value to_json(const ServiceEndpoint& x);
 boost::json::value to_json(const ServiceInfo& x);
 /// {"<id>": ServiceInfo, ...}
 boost::json::value to_json(const ServiceMap& x);
+boost::json::value to_json(const ServiceTable& x);
 
 std::string encode(const ServiceInfo& x);
 std::string encode(const ServiceMap& x);

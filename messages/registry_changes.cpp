@@ -30,9 +30,14 @@ ServiceMapDiff diff_services(const ServiceMap& before,
 
 void registry_changes::record(const SnapshotPtr& next) {
   if (last_ && next->version == last_->version + 1) {
-    auto diff = diff_services(last_->services, next->services);
-    auto& ids = diff.changed;
-    ids.insert(ids.end(), diff.removed.begin(), diff.removed.end());
+    const auto& changes = next->changes;
+    std::vector<std::string> ids;
+    ids.reserve(changes.added.size() + changes.changed.size() +
+                changes.removed.size());
+    for (const auto* part :
+         {&changes.added, &changes.changed, &changes.removed})
+      ids.insert(ids.end(), part->begin(), part->end());
+    std::sort(ids.begin(), ids.end());
     steps_.emplace_back(next->version, std::move(ids));
     while (steps_.size() > capacity_)
       steps_.pop_front();

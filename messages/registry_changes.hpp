@@ -32,8 +32,8 @@ class registry_changes {
 public:
   explicit registry_changes(size_t capacity) : capacity_(capacity) {}
 
-  /// Records the next version: O(services) to compare it with the last.
-  /// A version that does not follow the last one starts over.
+  /// Records the next version from its change set: O(change). A version
+  /// that does not follow the last one starts over.
   void record(const SnapshotPtr& next);
 
   /// Forgets everything.

@@ -374,7 +374,7 @@ void ServiceDiscovery::deregister_service(const std::string& id) {
 // that a thread reading once (an admin API request) does not keep that
 // snapshot alive afterwards.
 ServiceMap ServiceDiscovery::get_services() const {
-  return impl_->store->current()->services;
+  return impl_->store->current()->services.to_map();
 }
 
 std::optional<ServiceInfo>
@@ -388,8 +388,15 @@ ServiceDiscovery::get_service(const std::string& id) const {
       });
 }
 
+ServiceEntry
+ServiceDiscovery::get_service_entry(const std::string& id) const {
+  return impl_->store->visit([&id](const RegistrySnapshot& snapshot) {
+    return snapshot.services.entry(id);
+  });
+}
+
 ServiceMap ServiceDiscovery::get_healthy_services() const {
-  return impl_->store->current()->healthy;
+  return impl_->store->current()->healthy.to_map();
 }
 
 // A shared pointer touches the reference count anyway; the per-thread cache

@@ -104,6 +104,10 @@ public:
   /// One service, or std::nullopt.
   std::optional<ServiceInfo> get_service(const std::string& id) const;
 
+  /// One service without copying it, or null: the entry is shared with the
+  /// snapshot it was read from and stays valid as long as it is held.
+  ServiceEntry get_service_entry(const std::string& id) const;
+
   /// The routable view: services with at least one Healthy endpoint, listing
   /// only those endpoints.
   ServiceMap get_healthy_services() const;

@@ -16,10 +16,18 @@ ServiceInfo service(const std::string& name, const std::string& url) {
 
 using ids = std::vector<std::string>;
 
-SnapshotPtr version(uint64_t number, ServiceMap services) {
+/// Version `number` holding `services`, with the change set the registry
+/// would publish after `before`.
+SnapshotPtr version(uint64_t number, const ServiceMap& services,
+                    const ServiceMap& before = {}) {
   auto snapshot = std::make_shared<RegistrySnapshot>();
   snapshot->version = number;
-  snapshot->services = std::move(services);
+  snapshot->services = ServiceTable{services};
+  auto diff = diff_services(before, services);
+  for (auto& id : diff.changed)
+    (before.count(id) > 0 ? snapshot->changes.changed : snapshot->changes.added)
+        .push_back(id);
+  snapshot->changes.removed = diff.removed;
   return snapshot;
 }
 
@@ -64,11 +72,13 @@ TEST_CASE("registry changes: the ids changed since a version, over several "
   CHECK_FALSE(changes.since(4));    // before the first recorded version
   CHECK_FALSE(changes.since(6));    // not reached yet
 
+  auto before = services;
   services["a"].name = "a2";
-  changes.record(version(6, services));
+  changes.record(version(6, services, before));
+  before = services;
   services.erase("b");
   services["c"] = service("c", "http://127.0.0.1:3");
-  changes.record(version(7, services));
+  changes.record(version(7, services, before));
   CHECK(changes.since(6) == ids{"b", "c"});
   CHECK(changes.since(5) == ids{"a", "b", "c"});
   CHECK_FALSE(changes.since(4));
@@ -81,8 +91,9 @@ TEST_CASE("registry changes: bounded to the last steps, and a gap starts "
   ServiceMap services;
   changes.record(version(1, services));
   for (uint64_t v = 2; v <= 6; ++v) {
+    auto before = services;
     services["s" + std::to_string(v)] = service("s", "http://127.0.0.1:1");
-    changes.record(version(v, services));
+    changes.record(version(v, services, before));
   }
   // Steps to 4, 5 and 6 are kept, not the one to 3.
   CHECK(changes.since(3) == ids{"s4", "s5", "s6"});

@@ -15,7 +15,9 @@ namespace {
 SnapshotPtr snapshot(uint64_t version, const std::string& name) {
   auto result = std::make_shared<RegistrySnapshot>();
   result->version = version;
-  result->services[name].name = name;
+  ServiceInfo service;
+  service.name = name;
+  result->services.insert_or_assign(name, service);
   return result;
 }
 
