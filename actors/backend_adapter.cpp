@@ -82,17 +82,34 @@ void drop_changes_over_limits(backend_state& st, ServiceMap& upserts,
                 refused.size() > 1 ? " (and more)" : "");
 }
 
+/// Sends the registry only what a full listing changes, compared here by
+/// fingerprint: the registry keeps serving watch events meanwhile, and an
+/// unchanged re-listing costs it nothing.
+void forward_as_delta(backend_pointer self, backends::source_listing& listing) {
+  auto& st = self->state;
+  auto changes =
+      st.forwarded().changes_to(listing.services, listing.unreadable);
+  st.forwarded().accept_listing(listing.services, listing.unreadable);
+  if (changes.upserted.empty() && changes.removed.empty())
+    return;
+  backend_delta delta;
+  delta.revision = listing.revision;
+  delta.removals = std::move(changes.removed);
+  for (const auto& id : changes.upserted) {
+    auto service = listing.services.find(id);
+    delta.upserts.emplace_hint(delta.upserts.end(), id,
+                               std::move(service->second));
+  }
+  caf::anon_send(st.registry, std::move(delta));
+}
+
 void forward_update(backend_pointer self, backends::source_update update) {
   auto& st = self->state;
   auto& listing = update.listing;
   if (update.full) {
     if (auto err = check_listing(st, listing))
       return handle_poll_error(self, err);
-    st.forwarded().accept_listing(listing.services, listing.unreadable);
-    caf::anon_send(st.registry,
-                   backend_snapshot{std::move(listing.services),
-                                    listing.revision,
-                                    std::move(listing.unreadable)});
+    forward_as_delta(self, listing);
     return;
   }
   drop_changes_over_limits(st, listing.services, update.removals);

@@ -24,6 +24,11 @@ struct backend_limits {
   size_t max_endpoints = 100'000; // over all services
 };
 
+/// A 64-bit hash of every field of `info`: equal services have equal
+/// fingerprints; different ones collide with a chance of about 2^-64.
+uint64_t service_fingerprint(const ServiceInfo& info);
+
+/// Counts what the adapter forwarded per service (endpoints, fingerprint).
 class limit_tracker {
 public:
   explicit limit_tracker(backend_limits limits = {}) : limits_(limits) {}
@@ -46,15 +51,33 @@ public:
   /// An error if storing `info` as `id` would cross a limit.
   caf::error check_upsert(const std::string& id, const ServiceInfo& info) const;
 
-  size_t services() const { return endpoints_of_.size(); }
+  /// What a full listing changes in what was forwarded, by fingerprint:
+  /// O(listing), so that the adapter (not the registry, which serves the
+  /// watch events) compares a periodic re-listing. Ids in `unreadable`
+  /// keep their forwarded value and appear in neither list.
+  struct listing_changes {
+    std::vector<std::string> upserted; // new or different, in id order
+    std::vector<std::string> removed;
+  };
+  listing_changes changes_to(const ServiceMap& services,
+                             const std::vector<std::string>& unreadable) const;
+
+  size_t services() const { return forwarded_.size(); }
   size_t endpoints() const { return total_endpoints_; }
   const backend_limits& limits() const { return limits_; }
 
 private:
   std::string over_limit(const std::string& id, const ServiceInfo& info) const;
 
+  /// What the tracker keeps of one forwarded service.
+  struct forwarded_service {
+    size_t endpoints = 0;
+    uint64_t fingerprint = 0; // service_fingerprint() of its value
+  };
+  void forward(const std::string& id, const ServiceInfo& info);
+
   backend_limits limits_;
-  std::unordered_map<std::string, size_t> endpoints_of_; // per service id
+  std::unordered_map<std::string, forwarded_service> forwarded_; // by id
   size_t total_endpoints_ = 0;
 };
 

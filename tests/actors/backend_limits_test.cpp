@@ -203,3 +203,71 @@ TEST_CASE_METHOD(limits_fixture,
   CHECK(ask<uint64_t>(sup, register_atom::value, std::string{"d-1"},
                       make_service("d", {})));
 }
+
+TEST_CASE("forwarded services: a full listing's changes by fingerprint",
+          "[limits][relist]") {
+  limit_tracker tracker;
+  ServiceMap listing{{"a", make_service("a", {"http://127.0.0.1:1"})},
+                     {"b", make_service("b", {"http://127.0.0.1:2"})},
+                     {"c", make_service("c", {"http://127.0.0.1:3"})}};
+  auto first = tracker.changes_to(listing, {});
+  CHECK(first.upserted == std::vector<std::string>{"a", "b", "c"});
+  CHECK(first.removed.empty());
+  tracker.accept_listing(listing, {});
+  CHECK(tracker.changes_to(listing, {}).upserted.empty());
+
+  auto next = listing;
+  next["a"].endpoints[0].weight = 2; // any field counts
+  next["b"].metadata["zone"] = "z1";
+  next.erase("c");
+  next["d"] = make_service("d", {"http://127.0.0.1:4"});
+  auto changes = tracker.changes_to(next, {});
+  CHECK(changes.upserted == std::vector<std::string>{"a", "b", "d"});
+  CHECK(changes.removed == std::vector<std::string>{"c"});
+  // An unreadable id is neither removed nor upserted.
+  next.erase("b");
+  changes = tracker.changes_to(next, {"b"});
+  CHECK(changes.upserted == std::vector<std::string>{"a", "d"});
+  CHECK(changes.removed == std::vector<std::string>{"c"});
+}
+
+TEST_CASE("forwarded services: fingerprints tell apart what equality does",
+          "[limits][relist]") {
+  auto base = make_service("a", {"http://127.0.0.1:1", "http://127.0.0.1:2"});
+  auto same = base;
+  CHECK(service_fingerprint(base) == service_fingerprint(same));
+  std::vector<ServiceInfo> variants(8, base);
+  variants[0].name = "b";
+  variants[1].health_status = ServiceHealthStatus::Healthy;
+  variants[2].metadata["k"] = "v";
+  variants[3].endpoints[1].url = "http://127.0.0.1:3";
+  variants[4].endpoints[0].health_status = EndpointHealthStatus::Healthy;
+  variants[5].endpoints[0].degraded = true;
+  variants[6].endpoints[1].metadata["k"] = "v";
+  std::swap(variants[7].endpoints[0], variants[7].endpoints[1]); // order
+  for (const auto& variant : variants)
+    CHECK(service_fingerprint(variant) != service_fingerprint(base));
+  // Metadata that moves between a key and its value is a change too.
+  auto split_one = base;
+  split_one.metadata["ab"] = "c";
+  auto split_two = base;
+  split_two.metadata["a"] = "bc";
+  CHECK(service_fingerprint(split_one) != service_fingerprint(split_two));
+}
+
+TEST_CASE_METHOD(limits_fixture,
+                 "a periodic re-listing reaches the registry as its changes "
+                 "only",
+                 "[limits][relist]") {
+  auto before = store->load();
+  source->services["b-1"].metadata["zone"] = "z1"; // the watch missed it
+  run_for(31s, 1s);
+  auto after = store->load();
+  CHECK(after->version == before->version + 1);
+  CHECK(after->changes.changed == std::vector<std::string>{"b-1"});
+  CHECK(after->services.at("b-1").metadata.at("zone") == "z1");
+  CHECK(after->services.record("a-1") == before->services.record("a-1"));
+  // Nothing changed since: the next re-listing publishes nothing.
+  run_for(31s, 1s);
+  CHECK(store->load()->version == after->version);
+}

@@ -38,8 +38,7 @@ struct reconcile_fixture : actor_fixture {
     next->version = std::max(last_version, current->version) + ahead;
     next->services.insert_or_assign("api-1",
                                     make_service("api", std::move(api_urls)));
-    next->services.insert_or_assign("ghost-1",
-                                    make_service("ghost", {url_c}));
+    next->services.insert_or_assign("ghost-1", make_service("ghost", {url_c}));
     next->changes = std::move(changes);
     return next;
   }
@@ -67,8 +66,7 @@ TEST_CASE_METHOD(reconcile_fixture,
   deliver(crafted(1, {url_a, url_b}, grow));
   // ghost-1 is in the services but in no change set: not probed, which
   // shows that the supervisor did not compare every endpoint.
-  CHECK(probed_endpoints(sup) ==
-        endpoints{"api-1 " + url_a, "api-1 " + url_b});
+  CHECK(probed_endpoints(sup) == endpoints{"api-1 " + url_a, "api-1 " + url_b});
   CHECK(metrics->read().active_probes == 2);
 
   RegistryChanges shrink;

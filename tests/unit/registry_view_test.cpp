@@ -48,9 +48,9 @@ backend_delta upsert(const std::string& id, ServiceInfo info) {
 TEST_CASE("registry view: the first listing adds every service and endpoint",
           "[registry][changes]") {
   registry_view view{{}};
-  view.replace_backend({{"b", service("b", {url_2, url_1})},
-                        {"a", service("a", {url_1})}},
-                       {}, true);
+  view.replace_backend(
+      {{"b", service("b", {url_2, url_1})}, {"a", service("a", {url_1})}}, {},
+      true);
   auto changes = view.take_changes();
   CHECK(changes.added == ids{"a", "b"});
   CHECK(changes.changed.empty());
@@ -180,9 +180,9 @@ TEST_CASE("registry view: a restarted registry's first listing is told "
   }
   registry_view view{{}};
   view.start_from(published);
-  view.replace_backend({{"a", service("a", {url_1})},
-                        {"b", service("b", {url_2, url_3})}},
-                       {}, true);
+  view.replace_backend(
+      {{"a", service("a", {url_1})}, {"b", service("b", {url_2, url_3})}}, {},
+      true);
   auto changes = view.take_changes();
   CHECK(changes.added.empty());
   CHECK(changes.changed == ids{"b"});
