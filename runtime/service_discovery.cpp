@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -141,6 +142,28 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
 
 namespace {
 
+/// Spawning or making a scoped_actor makes the calling thread hold a
+/// reference to the actor system's logger (CAF 0.17), and ~actor_system
+/// waits until the logger is gone: a host thread that called in and lives
+/// on would hang the destructor running on another thread. This puts the
+/// thread's logger back as it was when the call ends: none stays none, and
+/// the logger of the thread's own system stays. A thread that held another
+/// system's logger is left with none (CAF offers no way back to it), which
+/// costs it CAF's log lines, not a hang.
+class thread_logger_guard {
+public:
+  thread_logger_guard() : before_(caf::logger::current_logger()) {}
+  ~thread_logger_guard() {
+    if (caf::logger::current_logger() != before_)
+      caf::logger::set_current_actor_system(nullptr);
+  }
+  thread_logger_guard(const thread_logger_guard&) = delete;
+  thread_logger_guard& operator=(const thread_logger_guard&) = delete;
+
+private:
+  caf::logger* before_;
+};
+
 /// Lets a callback run only while its subscription is active. Closing takes
 /// the same (recursive) mutex a running callback holds, so once close()
 /// returns no callback is running or will run, unless close() was called
@@ -237,6 +260,7 @@ struct ServiceDiscovery::impl {
   /// Sends a request to the supervisor and waits for the reply.
   template <class Result, class... Ts>
   Result ask(Ts&&... xs) {
+    thread_logger_guard logger_guard; // outlives `self`
     caf::scoped_actor self{*system};
     std::optional<Result> result;
     caf::error failure;
@@ -316,6 +340,7 @@ ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
                                    const HealthCheckConfig* policy)
     : impl_(std::make_shared<impl>()) {
+  thread_logger_guard logger_guard;
   config.validate(); // before an actor system exists
   impl_->own_config = make_system_config();
   impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
@@ -336,6 +361,7 @@ ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config,
                                    const HealthCheckConfig* policy)
     : impl_(std::make_shared<impl>()) {
+  thread_logger_guard logger_guard;
   impl_->system = &host;
   impl_->spawn_actors(config, policy);
 }
@@ -405,6 +431,7 @@ void ServiceDiscovery::with_snapshot(
 }
 
 Subscription ServiceDiscovery::subscribe(Callback callback) {
+  thread_logger_guard logger_guard;
   auto gate = std::make_shared<callback_gate>();
   auto receiver =
       impl_->system->spawn(callback_receiver, gate, std::move(callback));

@@ -1,7 +1,9 @@
 // ServiceDiscovery on real actor systems (its own, and a host's): the spec's
 // API end to end, with real threads.
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
+#include <iostream>
 #include <mutex>
 
 #include <caf/actor_system.hpp>
@@ -296,6 +298,30 @@ TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
   discovery.register_service("svc-2", web);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(calls == 2);
+}
+
+namespace {
+
+/// Runs `call` on a thread of its own and waits up to 10 s for it to
+/// return. A deadlocked thread cannot be unwound, so on a timeout the test
+/// binary says so and exits at once: ctest shows a failure, not a hang.
+void must_return_within_10s(const char* what, std::function<void()> call) {
+  auto done = std::async(std::launch::async, std::move(call));
+  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    std::cerr << what << " did not return within 10 s: it hangs\n";
+    std::_Exit(EXIT_FAILURE);
+  }
+  done.get();
+}
+
+} // namespace
+
+TEST_CASE("facade: destroyed on another thread than the calls it served",
+          "[facade]") {
+  auto discovery = std::make_unique<ServiceDiscovery>(no_probes());
+  discovery->start(); // a blocking call from this thread, which lives on
+  must_return_within_10s("~ServiceDiscovery on another thread",
+                         [&] { discovery.reset(); });
 }
 
 TEST_CASE("facade: a host actor writes through requests, not blocking calls",
