@@ -256,6 +256,7 @@ struct ServiceDiscovery::impl {
       std::make_shared<std::atomic<uint64_t>>(0);
   std::mutex callback_mutex;
   std::vector<callback_subscription> callbacks; // guarded by callback_mutex
+  bool shutting_down = false; // no more callbacks; guarded by callback_mutex
 
   /// Sends a request to the supervisor and waits for the reply.
   template <class Result, class... Ts>
@@ -278,14 +279,18 @@ struct ServiceDiscovery::impl {
     } catch (const GatewayError&) {
       // Shutting down regardless: the exits below end every actor.
     }
+    std::vector<callback_subscription> closing;
     {
       std::lock_guard<std::mutex> guard{callback_mutex};
-      for (auto& subscription : callbacks) {
-        subscription.gate->close(); // no callback runs after destruction
-        caf::anon_send_exit(subscription.receiver,
-                            caf::exit_reason::user_shutdown);
-      }
-      callbacks.clear();
+      shutting_down = true;
+      closing.swap(callbacks);
+    }
+    // Unlocked: close() waits for a running callback, which may itself call
+    // subscribe() or unsubscribe(), and both take callback_mutex.
+    for (auto& subscription : closing) {
+      subscription.gate->close(); // no callback runs after destruction
+      caf::anon_send_exit(subscription.receiver,
+                          caf::exit_reason::user_shutdown);
     }
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
@@ -433,15 +438,19 @@ void ServiceDiscovery::with_snapshot(
 Subscription ServiceDiscovery::subscribe(Callback callback) {
   thread_logger_guard logger_guard;
   auto gate = std::make_shared<callback_gate>();
-  auto receiver =
-      impl_->system->spawn(callback_receiver, gate, std::move(callback));
+  caf::actor receiver;
   {
     std::lock_guard<std::mutex> guard{impl_->callback_mutex};
+    // Only a callback can call in now: the destructor is waiting for it.
+    if (impl_->shutting_down)
+      return Subscription{};
+    receiver =
+        impl_->system->spawn(callback_receiver, gate, std::move(callback));
     impl_->callbacks.push_back(callback_subscription{receiver, gate});
   }
-  subscribe(receiver);
   std::weak_ptr<impl> weak_impl = impl_;
-  return Subscription{[weak_impl, receiver, gate] {
+  // Made before the request, so that a request that throws unsubscribes.
+  Subscription subscription{[weak_impl, receiver, gate] {
     gate->close();
     auto self = weak_impl.lock();
     if (!self)
@@ -456,6 +465,8 @@ Subscription ServiceDiscovery::subscribe(Callback callback) {
                                    }),
                     callbacks.end());
   }};
+  subscribe(receiver);
+  return subscription;
 }
 
 void ServiceDiscovery::subscribe(const caf::actor& subscriber) {

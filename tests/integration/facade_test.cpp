@@ -324,6 +324,85 @@ TEST_CASE("facade: destroyed on another thread than the calls it served",
                          [&] { discovery.reset(); });
 }
 
+namespace {
+
+enum class from_callback { subscribe, subscribe_and_unsubscribe };
+
+/// Destroys a ServiceDiscovery while one of its callbacks runs and keeps
+/// subscribing (and unsubscribing each new subscription, if asked) until
+/// subscribe() answers that destruction has begun with an inactive
+/// Subscription. The destructor waits for that running callback; the calls
+/// must not wait for the destructor in turn. No wall-clock wait: the loop
+/// goes on until the destructor is past its point of no return, so a
+/// destructor that holds a lock those calls need is always caught.
+void destroy_while_a_callback_subscribes(from_callback what) {
+  auto discovery = std::make_unique<ServiceDiscovery>(no_probes());
+  discovery->start();
+  auto& facade = *discovery;
+  std::promise<void> entered;
+  std::promise<void> destroying;
+  auto destroying_started = destroying.get_future();
+  std::atomic<bool> fired{false};
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> subscribed{0};
+  std::atomic<int> refused{0};
+  std::vector<Subscription> kept; // the callback's until destruction ends
+  auto subscription = facade.subscribe([&](const SnapshotPtr&) {
+    if (fired.exchange(true))
+      return;
+    entered.set_value();
+    destroying_started.wait();
+    for (;;) {
+      Subscription more;
+      try {
+        more = facade.subscribe([&](const SnapshotPtr&) {
+          if (destroyed)
+            ++late_calls;
+        });
+      } catch (const GatewayError&) {
+        // The destructor's stop() is shutting the registry down, which
+        // the supervisor's answer to a subscription may race with.
+        ++refused;
+        continue;
+      }
+      if (!more.active())
+        break;
+      ++subscribed;
+      if (what == from_callback::subscribe_and_unsubscribe)
+        more.unsubscribe();
+      else
+        kept.push_back(std::move(more));
+    }
+  });
+  REQUIRE(entered.get_future().wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  must_return_within_10s("~ServiceDiscovery", [&] {
+    destroying.set_value();
+    discovery.reset();
+  });
+  destroyed = true;
+  kept.clear(); // unsubscribes after destruction: nothing left to do
+  subscription.unsubscribe();
+  INFO(subscribed << " subscriptions from the callback, " << refused
+                  << " refused while the registry stopped");
+  CHECK(late_calls == 0);
+}
+
+} // namespace
+
+TEST_CASE("facade: a callback that subscribes while the facade is destroyed "
+          "does not deadlock",
+          "[facade][subscribe]") {
+  destroy_while_a_callback_subscribes(from_callback::subscribe);
+}
+
+TEST_CASE("facade: a callback that unsubscribes while the facade is "
+          "destroyed does not deadlock",
+          "[facade][subscribe]") {
+  destroy_while_a_callback_subscribes(from_callback::subscribe_and_unsubscribe);
+}
+
 TEST_CASE("facade: a host actor writes through requests, not blocking calls",
           "[facade][embedded]") {
   host_system host_fixture;
