@@ -19,6 +19,7 @@
 #include "backends/consul_source.hpp"
 #include "backends/etcd_source.hpp"
 #include "backends/static_source.hpp"
+#include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
 #include "runtime/consul_backend.hpp"
