@@ -92,6 +92,9 @@ struct admin_client {
       : http(std::move(host), port) {
     http.set_connection_timeout(std::chrono::seconds(3));
     http.set_read_timeout(std::chrono::seconds(90)); // watches wait 60 s
+    // httplib sends a PUT's headers and body apart: with Nagle on, the body
+    // could wait for the server's delayed ACK.
+    http.set_tcp_nodelay(true);
     if (!opts.token.empty())
       http.set_default_headers({{"Authorization", "Bearer " + opts.token}});
   }

@@ -708,6 +708,11 @@ void AdminServer::start() {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
+  // httplib writes an answer's headers and body in two sends: with Nagle on
+  // (httplib's default) the body waits for the client's delayed ACK on every
+  // small answer of a kept-alive connection (/healthz, a woken /v1/watch).
+  // Answers are written whole: nothing gains from Nagle.
+  http.set_tcp_nodelay(true);
   http.set_read_timeout(std::chrono::seconds(5));
   // stop() waits for idle keep-alive connections (our own probes keep one
   // to /healthz open): a short idle timeout keeps shutdown prompt.

@@ -13,6 +13,7 @@
 
 #include "messages/probe_messages.hpp"
 #include "messages/service_info.hpp"
+#include "messages/service_info_inspect.hpp"
 #include "messages/snapshot.hpp"
 
 namespace orasi {

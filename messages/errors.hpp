@@ -2,28 +2,14 @@
 // with category "orasi"; the facade turns them into orasi::GatewayError.
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
+#include "messages/errc.hpp"
+
 namespace orasi {
-
-/// What went wrong, independent of where. Values are stable: they travel in
-/// caf::error codes.
-enum class errc : uint8_t {
-  config_invalid = 1,
-  backend_unavailable,
-  backend_rejected,
-  timeout,
-  not_found,
-  serialization,
-  not_running,
-};
-
-/// "config_invalid", "backend_unavailable", ...
-const char* to_string(errc x);
 
 /// The atom that names our error category.
 constexpr caf::atom_value error_category = caf::atom("orasi");

@@ -1,6 +1,5 @@
 // Plain health-check types shared by the public API and the actors; no CAF
-// headers beyond service_info's, so that the facade's users do not compile
-// them.
+// headers, so that the facade's users do not compile them.
 #pragma once
 
 #include <chrono>

@@ -8,8 +8,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/meta/type_name.hpp>
-
 namespace orasi {
 
 /// Health of a whole service, derived from its endpoints.
@@ -65,16 +63,6 @@ const char* to_string(EndpointHealthStatus x);
 bool from_string(const std::string& text, ServiceHealthStatus& out);
 bool from_string(const std::string& text, EndpointHealthStatus& out);
 
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ServiceEndpoint& x) {
-  return f(caf::meta::type_name("ServiceEndpoint"), x.url, x.weight,
-           x.health_status, x.degraded, x.metadata);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ServiceInfo& x) {
-  return f(caf::meta::type_name("ServiceInfo"), x.name, x.endpoints,
-           x.health_status, x.metadata);
-}
+// CAF's inspect() of these types: messages/service_info_inspect.hpp.
 
 } // namespace orasi

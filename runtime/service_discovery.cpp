@@ -7,6 +7,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/event_based_actor.hpp>
+#include <caf/logger.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -18,6 +19,7 @@
 #include "backends/consul_source.hpp"
 #include "backends/etcd_source.hpp"
 #include "backends/static_source.hpp"
+#include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
 #include "runtime/consul_backend.hpp"
@@ -141,6 +143,28 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
 
 namespace {
 
+/// Spawning or making a scoped_actor makes the calling thread hold a
+/// reference to the actor system's logger (CAF 0.17), and ~actor_system
+/// waits until the logger is gone: a host thread that called in and lives
+/// on would hang the destructor running on another thread. This puts the
+/// thread's logger back as it was when the call ends: none stays none, and
+/// the logger of the thread's own system stays. A thread that held another
+/// system's logger is left with none (CAF offers no way back to it), which
+/// costs it CAF's log lines, not a hang.
+class thread_logger_guard {
+public:
+  thread_logger_guard() : before_(caf::logger::current_logger()) {}
+  ~thread_logger_guard() {
+    if (caf::logger::current_logger() != before_)
+      caf::logger::set_current_actor_system(nullptr);
+  }
+  thread_logger_guard(const thread_logger_guard&) = delete;
+  thread_logger_guard& operator=(const thread_logger_guard&) = delete;
+
+private:
+  caf::logger* before_;
+};
+
 /// Lets a callback run only while its subscription is active. Closing takes
 /// the same (recursive) mutex a running callback holds, so once close()
 /// returns no callback is running or will run, unless close() was called
@@ -233,10 +257,12 @@ struct ServiceDiscovery::impl {
       std::make_shared<std::atomic<uint64_t>>(0);
   std::mutex callback_mutex;
   std::vector<callback_subscription> callbacks; // guarded by callback_mutex
+  bool shutting_down = false; // no more callbacks; guarded by callback_mutex
 
   /// Sends a request to the supervisor and waits for the reply.
   template <class Result, class... Ts>
   Result ask(Ts&&... xs) {
+    thread_logger_guard logger_guard; // outlives `self`
     caf::scoped_actor self{*system};
     std::optional<Result> result;
     caf::error failure;
@@ -254,14 +280,18 @@ struct ServiceDiscovery::impl {
     } catch (const GatewayError&) {
       // Shutting down regardless: the exits below end every actor.
     }
+    std::vector<callback_subscription> closing;
     {
       std::lock_guard<std::mutex> guard{callback_mutex};
-      for (auto& subscription : callbacks) {
-        subscription.gate->close(); // no callback runs after destruction
-        caf::anon_send_exit(subscription.receiver,
-                            caf::exit_reason::user_shutdown);
-      }
-      callbacks.clear();
+      shutting_down = true;
+      closing.swap(callbacks);
+    }
+    // Unlocked: close() waits for a running callback, which may itself call
+    // subscribe() or unsubscribe(), and both take callback_mutex.
+    for (auto& subscription : closing) {
+      subscription.gate->close(); // no callback runs after destruction
+      caf::anon_send_exit(subscription.receiver,
+                          caf::exit_reason::user_shutdown);
     }
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
@@ -316,6 +346,7 @@ ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
 ServiceDiscovery::ServiceDiscovery(const GatewayConfig& config,
                                    const HealthCheckConfig* policy)
     : impl_(std::make_shared<impl>()) {
+  thread_logger_guard logger_guard;
   config.validate(); // before an actor system exists
   impl_->own_config = make_system_config();
   impl_->own_system = std::make_unique<caf::actor_system>(*impl_->own_config);
@@ -336,6 +367,7 @@ ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config,
                                    const HealthCheckConfig* policy)
     : impl_(std::make_shared<impl>()) {
+  thread_logger_guard logger_guard;
   impl_->system = &host;
   impl_->spawn_actors(config, policy);
 }
@@ -412,16 +444,21 @@ void ServiceDiscovery::with_snapshot(
 }
 
 Subscription ServiceDiscovery::subscribe(Callback callback) {
+  thread_logger_guard logger_guard;
   auto gate = std::make_shared<callback_gate>();
-  auto receiver =
-      impl_->system->spawn(callback_receiver, gate, std::move(callback));
+  caf::actor receiver;
   {
     std::lock_guard<std::mutex> guard{impl_->callback_mutex};
+    // Only a callback can call in now: the destructor is waiting for it.
+    if (impl_->shutting_down)
+      return Subscription{};
+    receiver =
+        impl_->system->spawn(callback_receiver, gate, std::move(callback));
     impl_->callbacks.push_back(callback_subscription{receiver, gate});
   }
-  subscribe(receiver);
   std::weak_ptr<impl> weak_impl = impl_;
-  return Subscription{[weak_impl, receiver, gate] {
+  // Made before the request, so that a request that throws unsubscribes.
+  Subscription subscription{[weak_impl, receiver, gate] {
     gate->close();
     auto self = weak_impl.lock();
     if (!self)
@@ -436,6 +473,8 @@ Subscription ServiceDiscovery::subscribe(Callback callback) {
                                    }),
                     callbacks.end());
   }};
+  subscribe(receiver);
+  return subscription;
 }
 
 void ServiceDiscovery::subscribe(const caf::actor& subscriber) {

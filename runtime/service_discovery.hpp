@@ -128,6 +128,8 @@ public:
 
   /// Calls `callback` once per new version (and at once with the current
   /// snapshot if started). Keep the Subscription to stay subscribed.
+  /// Callbacks may subscribe and unsubscribe, also while this instance is
+  /// being destroyed: subscribe() then returns an inactive Subscription.
   Subscription subscribe(Callback callback);
 
   /// Sends (changed_atom, SnapshotPtr) to `subscriber` once per version

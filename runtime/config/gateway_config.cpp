@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/probe_messages.hpp"
 #include "runtime/config/duplicate_keys.hpp"

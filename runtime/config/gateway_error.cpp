@@ -1,6 +1,9 @@
 #include "runtime/config/gateway_error.hpp"
 
+#include <caf/error.hpp>
 #include <caf/sec.hpp>
+
+#include "messages/errors.hpp"
 
 namespace orasi {
 

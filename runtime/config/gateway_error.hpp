@@ -5,7 +5,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "messages/errors.hpp"
+#include "messages/errc.hpp"
+
+namespace caf {
+class error;
+} // namespace caf
 
 namespace orasi {
 

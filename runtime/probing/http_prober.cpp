@@ -335,6 +335,12 @@ private:
     socket.open(endpoint.protocol(), ec);
     if (ec)
       return fail(classify_connect_error(ec));
+    // Each request is one send (Asio writes Beast's buffers as one TLS
+    // record), so Nagle could hold back only a request sent right behind
+    // the client's TLS Finished, until the server acknowledges that. No
+    // write here gains from Nagle; if this fails, nothing else does.
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     socket.async_connect(endpoint,
                          [self = shared_from_this(), index](error_code ec) {
                            self->on_connected(ec, index);

@@ -210,6 +210,32 @@ TEST_CASE("admin API: Prometheus metrics", "[admin][e2e]") {
     CHECK_THAT(res->body, Catch::Contains(line));
 }
 
+TEST_CASE("admin API: small answers on one kept-alive connection do not "
+          "wait for the client's delayed ACK",
+          "[admin][e2e]") {
+  admin_launcher run;
+  // A generic client: keep-alive on, TCP_NODELAY left as httplib has it
+  // (off), so only the server's side decides. httplib writes headers and
+  // body in two sends; without TCP_NODELAY on the server the body waits
+  // for the client's delayed ACK on every answer (20 of them then take
+  // several times the bound below).
+  httplib::Client client{"127.0.0.1", run.port};
+  client.set_keep_alive(true);
+  client.set_read_timeout(15s);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    auto res = client.Get("/healthz");
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    REQUIRE(client.is_socket_open()); // still the one connection
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  INFO("20 GET /healthz took "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+       << " ms");
+  CHECK(took < 200ms);
+}
+
 namespace {
 
 /// Runs a client command of the launcher binary; returns {exit, output}.

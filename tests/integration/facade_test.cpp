@@ -1,7 +1,9 @@
 // ServiceDiscovery on real actor systems (its own, and a host's): the spec's
 // API end to end, with real threads.
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
+#include <iostream>
 #include <mutex>
 
 #include <caf/actor_system.hpp>
@@ -296,6 +298,109 @@ TEST_CASE("facade: a callback may unsubscribe itself", "[facade][subscribe]") {
   discovery.register_service("svc-2", web);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(calls == 2);
+}
+
+namespace {
+
+/// Runs `call` on a thread of its own and waits up to 10 s for it to
+/// return. A deadlocked thread cannot be unwound, so on a timeout the test
+/// binary says so and exits at once: ctest shows a failure, not a hang.
+void must_return_within_10s(const char* what, std::function<void()> call) {
+  auto done = std::async(std::launch::async, std::move(call));
+  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    std::cerr << what << " did not return within 10 s: it hangs\n";
+    std::_Exit(EXIT_FAILURE);
+  }
+  done.get();
+}
+
+} // namespace
+
+TEST_CASE("facade: destroyed on another thread than the calls it served",
+          "[facade]") {
+  auto discovery = std::make_unique<ServiceDiscovery>(no_probes());
+  discovery->start(); // a blocking call from this thread, which lives on
+  must_return_within_10s("~ServiceDiscovery on another thread",
+                         [&] { discovery.reset(); });
+}
+
+namespace {
+
+enum class from_callback { subscribe, subscribe_and_unsubscribe };
+
+/// Destroys a ServiceDiscovery while one of its callbacks runs and keeps
+/// subscribing (and unsubscribing each new subscription, if asked) until
+/// subscribe() answers that destruction has begun with an inactive
+/// Subscription. The destructor waits for that running callback; the calls
+/// must not wait for the destructor in turn. No wall-clock wait: the loop
+/// goes on until the destructor is past its point of no return, so a
+/// destructor that holds a lock those calls need is always caught.
+void destroy_while_a_callback_subscribes(from_callback what) {
+  auto discovery = std::make_unique<ServiceDiscovery>(no_probes());
+  discovery->start();
+  auto& facade = *discovery;
+  std::promise<void> entered;
+  std::promise<void> destroying;
+  auto destroying_started = destroying.get_future();
+  std::atomic<bool> fired{false};
+  std::atomic<bool> destroyed{false};
+  std::atomic<int> late_calls{0};
+  std::atomic<int> subscribed{0};
+  std::atomic<int> refused{0};
+  std::vector<Subscription> kept; // the callback's until destruction ends
+  auto subscription = facade.subscribe([&](const SnapshotPtr&) {
+    if (fired.exchange(true))
+      return;
+    entered.set_value();
+    destroying_started.wait();
+    for (;;) {
+      Subscription more;
+      try {
+        more = facade.subscribe([&](const SnapshotPtr&) {
+          if (destroyed)
+            ++late_calls;
+        });
+      } catch (const GatewayError&) {
+        // The destructor's stop() is shutting the registry down, which
+        // the supervisor's answer to a subscription may race with.
+        ++refused;
+        continue;
+      }
+      if (!more.active())
+        break;
+      ++subscribed;
+      if (what == from_callback::subscribe_and_unsubscribe)
+        more.unsubscribe();
+      else
+        kept.push_back(std::move(more));
+    }
+  });
+  REQUIRE(entered.get_future().wait_for(std::chrono::seconds(10)) ==
+          std::future_status::ready);
+  must_return_within_10s("~ServiceDiscovery", [&] {
+    destroying.set_value();
+    discovery.reset();
+  });
+  destroyed = true;
+  kept.clear(); // unsubscribes after destruction: nothing left to do
+  subscription.unsubscribe();
+  INFO(subscribed << " subscriptions from the callback, " << refused
+                  << " refused while the registry stopped");
+  CHECK(late_calls == 0);
+}
+
+} // namespace
+
+TEST_CASE("facade: a callback that subscribes while the facade is destroyed "
+          "does not deadlock",
+          "[facade][subscribe]") {
+  destroy_while_a_callback_subscribes(from_callback::subscribe);
+}
+
+TEST_CASE("facade: a callback that unsubscribes while the facade is "
+          "destroyed does not deadlock",
+          "[facade][subscribe]") {
+  destroy_while_a_callback_subscribes(from_callback::subscribe_and_unsubscribe);
 }
 
 TEST_CASE("facade: a host actor writes through requests, not blocking calls",

@@ -1,5 +1,6 @@
 // A host program with the admin HTTP API (orasi::admin): serves it on a free
-// loopback port, then stops. Exits 0 if the server got a port.
+// loopback port, then stops. Exits 0 if the server got a port. Built, like
+// main.cpp, where every CAF header is an #error (CMakeLists.txt).
 #include <iostream>
 
 #include "admin/admin_server.hpp"

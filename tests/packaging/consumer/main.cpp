@@ -1,5 +1,7 @@
 // A host program: one static service configured in code, health checks off;
-// start, read the services, stop. Exits 0 if the service is there.
+// start, read the services, stop. Exits 0 if the service is there. It
+// includes the facade only, and builds where every CAF header is an #error
+// (CMakeLists.txt): the facade keeps CAF away from its hosts.
 #include <iostream>
 
 #include "runtime/service_discovery.hpp"
