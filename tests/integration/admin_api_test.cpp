@@ -2,6 +2,7 @@
 // real launcher process: register and deregister with a bearer token, 401
 // without it, 413 on a huge body, 400 naming the field, a watch that wakes
 // at a change.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <future>
@@ -222,18 +223,27 @@ TEST_CASE("admin API: small answers on one kept-alive connection do not "
   httplib::Client client{"127.0.0.1", run.port};
   client.set_keep_alive(true);
   client.set_read_timeout(15s);
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) {
+  std::vector<long> micros; // each answer's round trip
+  for (int i = 0; i < 21; ++i) {
+    auto start = std::chrono::steady_clock::now();
     auto res = client.Get("/healthz");
+    micros.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                         std::chrono::steady_clock::now() - start)
+                         .count());
     REQUIRE(res);
     REQUIRE(res->status == 200);
     REQUIRE(client.is_socket_open()); // still the one connection
   }
-  auto took = std::chrono::steady_clock::now() - start;
-  INFO("20 GET /healthz took "
-       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-       << " ms");
-  CHECK(took < 200ms);
+  std::ostringstream all;
+  for (auto us : micros)
+    all << us << ' ';
+  INFO("round trips in us: " << all.str());
+  // The stall is the client's delayed-ACK timer (40 ms minimum on Linux)
+  // on nearly every answer, so the median shows it however loaded the
+  // machine is; without it the median is well under a millisecond (a few
+  // under the sanitizers), and one slow answer cannot fail the test.
+  std::nth_element(micros.begin(), micros.begin() + 10, micros.end());
+  CHECK(micros[10] < 20'000);
 }
 
 namespace {
@@ -462,22 +472,30 @@ TEST_CASE("admin API: waiting watches never take every server thread",
   admin_launcher run;
   std::atomic<int> refused{0};
   std::vector<std::thread> watchers;
-  // Joined however the test ends: a failed REQUIRE unwinding past joinable
-  // threads would std::terminate and leave the launcher running.
-  struct join_all {
+  // However the test ends (a failed REQUIRE unwinds past joinable threads,
+  // which would std::terminate): the launcher stops first, which wakes every
+  // waiting watch at once, then the watchers are joined.
+  struct stop_then_join {
+    admin_launcher& run;
     std::vector<std::thread>& threads;
-    ~join_all() {
+    ~stop_then_join() {
+      run.process.send_signal(SIGTERM);
+      run.process.wait_for_exit();
       for (auto& thread : threads)
         if (thread.joinable())
           thread.join();
     }
-  } joiner{watchers};
+  } joiner{run, watchers};
   std::atomic<int> ended{0}; // watches that stopped waiting
-  const auto watcher_wait = 10s;
+  // Far longer than the test runs, even slowed down by a sanitizer on a
+  // loaded machine: a watch that ends by its wait is a failure here, not
+  // a timing accident (with a 10 s wait the test failed once under
+  // ThreadSanitizer in CI).
+  const auto watcher_wait = 240s;
   for (int i = 0; i < 70; ++i)
     watchers.emplace_back([&] {
       httplib::Client c{"127.0.0.1", run.port};
-      c.set_read_timeout(watcher_wait * 2);
+      c.set_read_timeout(watcher_wait + 60s);
       auto res = c.Get("/v1/watch?index=999999&wait=" +
                        std::to_string(watcher_wait.count()) + "s");
       if (res && res->status == 429)
@@ -486,7 +504,7 @@ TEST_CASE("admin API: waiting watches never take every server thread",
         ++ended;
     });
   // A refusal means the waiting watches reached their cap.
-  REQUIRE(orasi::test::eventually([&] { return refused > 0; }, 8s));
+  REQUIRE(orasi::test::eventually([&] { return refused > 0; }, 60s));
   auto client = run.client();
   auto health = client.Get("/healthz");
   REQUIRE(health);
