@@ -573,22 +573,20 @@ void release_held(supervisor_pointer self) {
 }
 
 /// Holds back a transition to Unhealthy while the guard says so; true if
-/// it did.
+/// it did. Asked again at every failing check of a held endpoint, so that it
+/// goes as soon as the guard allows, not only when another endpoint changes.
 bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
                     tracked_endpoint& tracked) {
   auto& st = self->state;
-  if (tracked.held) {
-    // Re-checked on every failing check, so a held endpoint goes as soon
-    // as the guard allows (e.g. after a crashed probe came back), not only
-    // when another endpoint changes.
-    if (panic_holds(st))
-      return true;
-    tracked.held = false;
-    --st.held;
+  if (!panic_holds(st)) {
+    if (tracked.held) {
+      tracked.held = false;
+      --st.held;
+    }
     return false;
   }
-  if (!panic_holds(st))
-    return false;
+  if (tracked.held)
+    return true;
   if (st.held++ == 0)
     spdlog::warn("panic guard: more than {}% of the probed endpoints would "
                  "be Unhealthy; keeping the last state of further failing "
@@ -600,7 +598,11 @@ bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
 }
 
 /// Applies one check result to the endpoint's threshold machine and tells
-/// the registry when its state or its degraded flag changes.
+/// the registry when its state or its degraded flag changes. What counts as
+/// a transition is what the registry was told against what the thresholds
+/// say now: while the guard holds an endpoint the two differ, so a held
+/// endpoint that recovers makes no transition, and one the guard lets go
+/// makes its transition to Unhealthy then.
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
@@ -611,7 +613,7 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
           .try_emplace(key, tracked_endpoint{endpoint_health_tracker{
                                 st.options.thresholds}})
           .first->second;
-  auto transition = tracked.tracker.record(outcome.passed);
+  tracked.tracker.record(outcome.passed);
   if (outcome.passed)
     tracked.last_pass_degraded = outcome.degraded;
   auto state = tracked.tracker.state();
@@ -625,23 +627,22 @@ void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   }
   bool degraded =
       state == EndpointHealthStatus::Healthy && tracked.last_pass_degraded;
+  bool transition = state != tracked.reported;
   if (!transition && degraded == tracked.reported_degraded)
     return;
   if (transition) {
-    log_transition(st, key, tracked.reported, *transition,
-                   outcome.passed ? "passing" : outcome.reason);
+    auto reason = outcome.passed ? std::string{"passing"} : outcome.reason;
+    log_transition(st, key, tracked.reported, state, reason);
     // Endpoints turning Healthy at start-up are routine (10,000 lines
     // for 10,000 endpoints): debug. Every other change is news: info.
-    auto level =
-        *transition == EndpointHealthStatus::Healthy && !tracked.was_decided
-            ? spdlog::level::debug
-            : spdlog::level::info;
+    auto level = state == EndpointHealthStatus::Healthy && !tracked.was_decided
+                     ? spdlog::level::debug
+                     : spdlog::level::info;
     tracked.was_decided = true;
     // One line per transition: service, endpoint, old -> new, reason.
     spdlog::log(level, "endpoint {} of {}: {} -> {} ({})", outcome.endpoint_url,
                 outcome.service_id, to_string(tracked.reported),
-                to_string(*transition),
-                outcome.passed ? "passing" : outcome.reason);
+                to_string(state), reason);
   }
   report(self, key, tracked, state, degraded, outcome.reason);
   if (st.held > 0 && state != EndpointHealthStatus::Unhealthy)

@@ -372,6 +372,55 @@ TEST_CASE_METHOD(probing_fixture,
 }
 
 TEST_CASE_METHOD(probing_fixture,
+                 "probing: an endpoint held by the panic guard that recovers "
+                 "makes no transition, and one let go makes exactly one",
+                 "[probing][panic]") {
+  start(panic_fleet());
+  run_for(3s);
+  REQUIRE(service("api-1").health_status == ServiceHealthStatus::Healthy);
+  auto every_transition_changes_state = [&] {
+    for (const auto& change : metrics->transitions())
+      if (change.from == change.to)
+        return false;
+    return true;
+  };
+  auto before = metrics->read().transitions; // the four Unknown -> Healthy
+  for (int i : {1, 2, 3})
+    statuses[url_n(i)] = 503;
+  run_for(15s);
+  // Two taken out, one held: still reported Healthy.
+  CHECK(metrics->read().transitions == before + 2);
+  std::string held;
+  for (int i : {1, 2, 3})
+    for (auto& endpoint : service("api-1").endpoints)
+      if (endpoint.url == url_n(i) &&
+          endpoint.health_status == EndpointHealthStatus::Healthy)
+        held = endpoint.url;
+  REQUIRE_FALSE(held.empty());
+  // The held one recovers: it never left Healthy for the registry.
+  statuses[held] = 200;
+  run_for(15s);
+  CHECK(metrics->read().transitions == before + 2);
+  CHECK(every_transition_changes_state());
+  // It fails again while the guard still holds (two are out), then one of
+  // the two recovers: the held one goes out, with one transition.
+  statuses[held] = 503;
+  run_for(15s);
+  CHECK(metrics->read().transitions == before + 2);
+  for (int i : {1, 2, 3})
+    if (url_n(i) != held) {
+      statuses[url_n(i)] = 200;
+      break;
+    }
+  run_for(15s);
+  CHECK(metrics->read().transitions == before + 4); // one back, one out
+  CHECK(every_transition_changes_state());
+  for (auto& endpoint : service("api-1").endpoints)
+    if (endpoint.url == held)
+      CHECK(endpoint.health_status == EndpointHealthStatus::Unhealthy);
+}
+
+TEST_CASE_METHOD(probing_fixture,
                  "probing: without the panic guard every failing endpoint "
                  "is taken out",
                  "[probing][panic]") {
