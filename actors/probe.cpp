@@ -78,9 +78,14 @@ void finish_check(probe_pointer self, std::optional<probe_outcome> outcome) {
   if (outcome) {
     if (auto& metrics = st.options.metrics) {
       metrics->check_done(outcome->passed, outcome->degraded);
+      // The histogram is the whole check: from its first attempt to this
+      // outcome, retries and their backoff included. The probe's last
+      // result keeps the deciding attempt's own latency.
+      metrics->check_latency(
+          std::chrono::duration_cast<std::chrono::microseconds>(
+              self->clock().now() - st.check_started));
       auto latency = std::chrono::duration_cast<std::chrono::microseconds>(
           outcome->latency);
-      metrics->check_latency(latency);
       metrics->record_result(
           outcome->service_id, outcome->endpoint_url,
           ProbeResult{outcome->passed, outcome->status_code, latency,

@@ -106,6 +106,26 @@ TEST_CASE_METHOD(probe_fixture,
 }
 
 TEST_CASE_METHOD(probe_fixture,
+                 "probe: the check-duration histogram runs from a check's "
+                 "first attempt to its outcome, retries included",
+                 "[probe][metrics]") {
+  script->responder = [](const std::string&) { return answer_status(503); };
+  auto settings = test_probe_settings();
+  settings.retries = 2;
+  settings.retry_backoff = 300ms;
+  spawn_probe(settings);
+  run_until_attempts(3); // one check: three attempts, two backoffs
+  sched.run();
+  REQUIRE(outcomes->size() == 1);
+  auto counts = metrics->read();
+  CHECK(counts.latency_count == 1);
+  // Simulated time: the attempts themselves take none, the backoffs 600 ms.
+  CHECK(counts.latency_sum_seconds == Approx(0.6));
+  // The probe's last result keeps the deciding attempt's latency.
+  CHECK(outcomes->front().outcome.latency == 1ms);
+}
+
+TEST_CASE_METHOD(probe_fixture,
                  "probe: the fast interval applies while Unknown and while "
                  "the thresholds are undecided",
                  "[probe][timing]") {
