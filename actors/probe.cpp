@@ -133,8 +133,9 @@ void begin_check(probe_pointer self) {
   send_attempt(self);
 }
 
-/// Judges one answered (or unanswered) attempt: ends the check on a pass or
-/// after the last attempt, otherwise retries after a short backoff.
+/// Judges one answered (or unanswered) attempt: ends the check on a pass, a
+/// timeout or after the last attempt, otherwise retries after a short
+/// backoff.
 void on_attempt_result(probe_pointer self, attempt_result& result) {
   auto& st = self->state;
   if (!st.checking || result.attempt_id != st.attempt_id)
@@ -163,6 +164,14 @@ void on_attempt_result(probe_pointer self, attempt_result& result) {
   }
   if (st.options.metrics)
     st.options.metrics->attempt_failed(outcome.failure);
+  // An attempt that timed out ends its check: an endpoint that hangs would
+  // hang again, and retrying it would stretch the check to (1 + retries)
+  // timeouts, past the interval. Retries are for failures that come back
+  // fast (refused, reset, a failing status, garbage).
+  if (outcome.failure == probe_failure::timeout) {
+    finish_check(self, std::move(outcome));
+    return;
+  }
   if (st.attempts_made > st.options.settings->retries) {
     // The prober could not even try (e.g. out of file descriptors): that
     // says nothing about the endpoint, so the check counts for nothing.

@@ -51,7 +51,7 @@ using probe_actor = caf::typed_actor<
 struct probe_settings {
   std::string path = "/health";
   caf::timespan timeout = std::chrono::seconds(5); // per attempt
-  uint32_t retries = 3;                            // extra attempts per check
+  uint32_t retries = 3; // extra attempts per check, after fast failures only
   caf::timespan interval = std::chrono::seconds(10);
   /// Used while the endpoint is Unknown or changing state (HAProxy's
   /// fastinter); never longer than `interval`.

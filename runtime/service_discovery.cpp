@@ -92,23 +92,22 @@ make_supervisor_options(const GatewayConfig& config,
   return options;
 }
 
-/// A check of an endpoint that never answers lasts (1 + retries) timeouts
-/// plus the backoffs; if that exceeds the interval, checks run back to back
-/// and detecting a hang takes failure_threshold such checks, not intervals.
+/// A check of an endpoint that never answers ends at its first timeout (a
+/// timed-out attempt is not retried), so with timeout <= interval a hang is
+/// out within (failure_threshold x interval + timeout) x 1.1. A longer
+/// timeout makes such checks run back to back instead.
 void warn_if_checks_outlast_interval(const ServiceDiscoveryConfig& sd) {
   const auto& hc = sd.health_check;
   if (!hc.enabled)
     return;
-  auto worst_check =
-      hc.timeout * (1 + hc.retries) + hc.retry_backoff * hc.retries;
   auto interval = sd.effective_health_check_interval();
-  if (worst_check <= interval)
+  if (hc.timeout <= interval)
     return;
-  spdlog::warn("health_check: a check of an endpoint that never answers "
-               "lasts up to {} ((1 + retries) x timeout + backoffs), longer "
-               "than the interval {}; such an endpoint is out after about {}",
-               format_duration(worst_check), format_duration(interval),
-               format_duration(worst_check * hc.failure_threshold));
+  spdlog::warn("health_check: the timeout {} is longer than the interval {}: "
+               "checks of an endpoint that never answers run back to back, "
+               "and it is out after about {}",
+               format_duration(hc.timeout), format_duration(interval),
+               format_duration(hc.timeout * hc.failure_threshold));
 }
 
 probe_settings make_probe_settings(const ServiceDiscoveryConfig& sd) {
@@ -420,8 +419,7 @@ ServiceDiscovery::get_service(const std::string& id) const {
       });
 }
 
-ServiceEntry
-ServiceDiscovery::get_service_entry(const std::string& id) const {
+ServiceEntry ServiceDiscovery::get_service_entry(const std::string& id) const {
   return impl_->store->visit([&id](const RegistrySnapshot& snapshot) {
     return snapshot.services.entry(id);
   });

@@ -259,6 +259,39 @@ TEST_CASE_METHOD(probe_fixture,
   CHECK(metrics->read().attempts_failed.at("invalid_url") == 1);
 }
 
+TEST_CASE_METHOD(
+    probe_fixture,
+    "probe: an attempt that times out ends its check as failed, and "
+    "only fast failures are retried",
+    "[probe][retries][timeout]") {
+  auto settings = test_probe_settings();
+  settings.retries = 3;
+  settings.retry_backoff = 250ms;
+  settings.thresholds = health_thresholds{1, 1};
+  int calls = 0;
+  // A refusal (fast, retried), then a timeout: the check ends there.
+  script->responder = [&](const std::string&) {
+    return ++calls == 1 ? answer_failure(probe_failure::refused)
+                        : answer_failure(probe_failure::timeout);
+  };
+  spawn_probe(settings);
+  run_until_attempts(2);
+  sched.run();
+  REQUIRE(outcomes->size() == 1);
+  auto& failed = outcomes->front().outcome;
+  CHECK_FALSE(failed.passed);
+  CHECK(failed.failure == probe_failure::timeout);
+  // No third attempt in this check: the next one comes at the next check.
+  auto ended = outcomes->front().at;
+  run_until_attempts(3);
+  CHECK(script->attempts.at(2).at - ended >= 1s); // fast interval, not 250 ms
+  CHECK(outcomes->size() == 2);
+  auto counters = metrics->read();
+  CHECK(counters.attempts_failed.at("refused") == 1);
+  CHECK(counters.attempts_failed.at("timeout") == 2);
+  CHECK(counters.checks_failed == 2);
+}
+
 TEST_CASE_METHOD(probe_fixture,
                  "probe: an answer to an earlier attempt, arriving while a "
                  "retry is in flight, is ignored",

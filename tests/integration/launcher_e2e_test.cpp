@@ -182,6 +182,31 @@ TEST_CASE("launcher: an admin port in use is a clear startup error",
   CHECK(first.process.wait_for_exit() == 0);
 }
 
+TEST_CASE("launcher: warns at start when the timeout outlasts the interval, "
+          "not when only retries would",
+          "[launcher][e2e][health]") {
+  auto config = [](const std::string& timing) {
+    return R"({"service_discovery":{"health_check":{)" + timing +
+           R"(},"services":{"a-1":{"name":"a","endpoints":[)"
+           R"({"url":"http://127.0.0.1:)" +
+           std::to_string(test::refused_port()) +
+           R"("}]}}},"admin":{"listen":"127.0.0.1:0"}})";
+  };
+  const std::string warning = "is longer than the interval";
+  {
+    // 1 + retries timeouts exceed the interval, but a timed-out attempt
+    // ends its check: no warning.
+    test::temp_config_file file{
+        config(R"("interval":"1s","timeout":"1s","retries":3)")};
+    running_launcher run{{"--config", file.path()}};
+    CHECK_THAT(run.process.output(), !Catch::Contains(warning));
+  }
+  test::temp_config_file file{
+      config(R"("interval":"1s","timeout":"2s","retries":0)")};
+  running_launcher run{{"--config", file.path()}};
+  CHECK_THAT(run.process.output(), Catch::Contains(warning));
+}
+
 TEST_CASE("launcher: probes the endpoints of its config and reports them",
           "[launcher][e2e][health]") {
   test::http_test_server up;
