@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "admin/dashboard.hpp"
+#include "admin/listing_cache.hpp"
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/registry_changes.hpp"
@@ -134,43 +135,15 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
             snapshot->version);
 }
 
-/// A read's serialized body for one registry version: snapshots are
-/// immutable, so readers between two changes share one serialization
-/// (a large registry's answer is costly to serialize, and pollers are many).
-struct json_cache {
-  std::mutex mutex;
-  uint64_t version = 0;
-  std::shared_ptr<const std::string> body;
-};
-
-template <class MakeJson>
-void send_cached(httplib::Response& res, json_cache& cache,
-                 const SnapshotPtr& snapshot, MakeJson make_json) {
-  std::shared_ptr<const std::string> body;
-  {
-    std::lock_guard<std::mutex> guard{cache.mutex};
-    if (cache.body && cache.version == snapshot->version)
-      body = cache.body;
-  }
-  if (!body) {
-    body = std::make_shared<const std::string>(
-        json::serialize(make_json(*snapshot)) + "\n");
-    std::lock_guard<std::mutex> guard{cache.mutex};
-    if (snapshot->version >= cache.version) {
-      cache.version = snapshot->version;
-      cache.body = body;
-    }
-  }
+/// Answers with a listing's body for `snapshot`: built once per registry
+/// version from per-service fragments (admin/listing_cache.hpp) and shared
+/// by every reader of that version (snapshots are immutable, a large
+/// registry's listing is costly to serialize, and pollers are many).
+void send_listing(httplib::Response& res, listing_cache& cache,
+                  const SnapshotPtr& snapshot) {
   res.status = 200;
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
-  send_body(res, std::move(body), "application/json");
-}
-
-/// The watch's answer: {"version", "stale", "services"}.
-json::object watch_json(const RegistrySnapshot& snapshot) {
-  return json::object{{"version", snapshot.version},
-                      {"stale", snapshot.stale},
-                      {"services", to_json(snapshot.services)}};
+  send_body(res, cache.body(*snapshot), "application/json");
 }
 
 /// Versions a ?changes=1 watch may be behind and still get only changes.
@@ -515,10 +488,10 @@ void answer_write(ServiceDiscovery& discovery, const std::string& id,
 
 struct AdminServer::routes {
   httplib::Server http;
-  // The big reads, serialized once per registry version.
-  json_cache all_services;
-  json_cache routable_services;
-  json_cache watch_body;
+  // The big reads, serialized once per registry version, per service.
+  listing_cache all_services{services_listing()};
+  listing_cache routable_services{routable_listing()};
+  listing_cache watch_body{watch_listing()};
   change_cache watch_changes;
   // Watchers wait here for a new version (a subscription notifies).
   std::mutex version_mutex;
@@ -621,7 +594,7 @@ void AdminServer::add_watch_route() {
             return send_changes(res, std::move(body), latest->version);
         // Every watcher woken by one version gets the same body: serialize
         // it once (the stale flag changes only with a new version).
-        send_cached(res, routes.watch_body, latest, watch_json);
+        send_listing(res, routes.watch_body, latest);
       });
 }
 
@@ -637,8 +610,7 @@ void AdminServer::start() {
   http.Get("/v1/services", [&discovery, &caches](const httplib::Request&,
                                                  httplib::Response& res) {
     auto snapshot = discovery.snapshot();
-    send_cached(res, caches.all_services, snapshot,
-                [](const RegistrySnapshot& s) { return to_json(s.services); });
+    send_listing(res, caches.all_services, snapshot);
   });
   http.Get("/v1/services/([^/]+)", [&discovery](const httplib::Request& req,
                                                 httplib::Response& res) {
@@ -650,13 +622,12 @@ void AdminServer::start() {
                         "service \"" + id + "\" not found", snapshot->version);
     send_json(res, 200, to_json(service->second), snapshot->version);
   });
-  http.Get("/v1/health/services", [&discovery,
-                                   &caches](const httplib::Request&,
-                                            httplib::Response& res) {
-    auto snapshot = discovery.snapshot();
-    send_cached(res, caches.routable_services, snapshot,
-                [](const RegistrySnapshot& s) { return to_json(s.healthy); });
-  });
+  http.Get(
+      "/v1/health/services",
+      [&discovery, &caches](const httplib::Request&, httplib::Response& res) {
+        auto snapshot = discovery.snapshot();
+        send_listing(res, caches.routable_services, snapshot);
+      });
   // Reads that need nothing from the request.
   using reader = void (*)(ServiceDiscovery&, httplib::Response&);
   for (auto [path, serve] :
