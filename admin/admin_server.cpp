@@ -158,6 +158,7 @@ constexpr auto record_changes_for = std::chrono::minutes(1);
 /// comparison per version) only while such watches come.
 struct change_cache {
   std::mutex mutex;
+  std::condition_variable recorded; // a version was recorded in `log`
   registry_changes log{max_change_steps};
   std::chrono::steady_clock::time_point last_asked{};
   // The last answer: from `base` to `version`.
@@ -166,18 +167,54 @@ struct change_cache {
   std::shared_ptr<const std::string> body;
 };
 
-/// Called with each new version, before the watches wake.
-void remember_version(change_cache& cache, const SnapshotPtr& snapshot) {
-  std::lock_guard<std::mutex> guard{cache.mutex};
-  if (std::chrono::steady_clock::now() - cache.last_asked >= record_changes_for)
-    cache.log.clear(); // nobody asks: only the current version is known
-  cache.log.record(snapshot);
+/// Whether ?changes=1 watches came lately (the log is kept up).
+bool recording(const change_cache& cache) {
+  return std::chrono::steady_clock::now() - cache.last_asked <
+         record_changes_for;
 }
 
-/// A watch asks for changes: record them from the next version on.
-void changes_wanted(change_cache& cache) {
+/// Called with each new version, before the watches wake. The subscription
+/// delivers versions in order but late: one the log already holds (a watch
+/// caught up to it, or recording started from it) is skipped.
+void remember_version(change_cache& cache, const SnapshotPtr& snapshot) {
+  {
+    std::lock_guard<std::mutex> guard{cache.mutex};
+    if (!recording(cache))
+      cache.log.clear(); // nobody asks: only the current version is known
+    if (snapshot->version > cache.log.last_version())
+      cache.log.record(snapshot);
+  }
+  cache.recorded.notify_all();
+}
+
+/// A watch asks for changes: record them from `current` on (the version
+/// the server holds now, not the subscription's last delivered one).
+void changes_wanted(change_cache& cache, const SnapshotPtr& current) {
   std::lock_guard<std::mutex> guard{cache.mutex};
+  if (!recording(cache) && current->version > cache.log.last_version()) {
+    cache.log.clear();
+    cache.log.record(current);
+  }
   cache.last_asked = std::chrono::steady_clock::now();
+}
+
+/// How long a ?changes=1 watch waits for the subscription to record the
+/// versions before the one it answers with.
+constexpr auto catch_up_wait = std::chrono::seconds(1);
+
+/// Brings the log to `latest`: the subscription records each version, but
+/// may not have reached the one a reader holds (the facade publishes before
+/// it notifies, and a write is answered after publishing). One version
+/// behind, `latest` carries its own changes; further behind, wait for the
+/// subscription. False if the log does not reach it.
+bool catch_up(change_cache& cache, std::unique_lock<std::mutex>& lock,
+              const SnapshotPtr& latest) {
+  cache.recorded.wait_for(lock, catch_up_wait, [&] {
+    return cache.log.last_version() + 1 >= latest->version;
+  });
+  if (cache.log.last_version() + 1 == latest->version)
+    cache.log.record(latest);
+  return cache.log.last_version() == latest->version;
 }
 
 /// {"version", "stale", "base", "changed": {"<id>": ServiceInfo},
@@ -185,10 +222,10 @@ void changes_wanted(change_cache& cache) {
 /// step in between is not known (the caller sends everything).
 std::shared_ptr<const std::string>
 changes_since(change_cache& cache, uint64_t index, const SnapshotPtr& latest) {
-  std::lock_guard<std::mutex> guard{cache.mutex};
+  std::unique_lock<std::mutex> lock{cache.mutex};
   if (cache.body && cache.base == index && cache.version == latest->version)
     return cache.body;
-  if (cache.log.last_version() != latest->version)
+  if (!catch_up(cache, lock, latest))
     return nullptr;
   auto ids = cache.log.since(index);
   if (!ids)
@@ -573,7 +610,7 @@ void AdminServer::add_watch_route() {
         }
         bool changes = req.get_param_value("changes") == "1";
         if (changes)
-          changes_wanted(routes.watch_changes);
+          changes_wanted(routes.watch_changes, discovery.snapshot());
         if (discovery.snapshot()->version <= index) {
           if (++routes.waiting_watches > max_waiting_watches) {
             --routes.waiting_watches;
