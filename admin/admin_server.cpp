@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 
 #include "admin/dashboard.hpp"
+#include "admin/listing_cache.hpp"
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/registry_changes.hpp"
@@ -134,43 +135,15 @@ void serve_metrics(ServiceDiscovery& discovery, httplib::Response& res) {
             snapshot->version);
 }
 
-/// A read's serialized body for one registry version: snapshots are
-/// immutable, so readers between two changes share one serialization
-/// (a large registry's answer is costly to serialize, and pollers are many).
-struct json_cache {
-  std::mutex mutex;
-  uint64_t version = 0;
-  std::shared_ptr<const std::string> body;
-};
-
-template <class MakeJson>
-void send_cached(httplib::Response& res, json_cache& cache,
-                 const SnapshotPtr& snapshot, MakeJson make_json) {
-  std::shared_ptr<const std::string> body;
-  {
-    std::lock_guard<std::mutex> guard{cache.mutex};
-    if (cache.body && cache.version == snapshot->version)
-      body = cache.body;
-  }
-  if (!body) {
-    body = std::make_shared<const std::string>(
-        json::serialize(make_json(*snapshot)) + "\n");
-    std::lock_guard<std::mutex> guard{cache.mutex};
-    if (snapshot->version >= cache.version) {
-      cache.version = snapshot->version;
-      cache.body = body;
-    }
-  }
+/// Answers with a listing's body for `snapshot`: built once per registry
+/// version from per-service fragments (admin/listing_cache.hpp) and shared
+/// by every reader of that version (snapshots are immutable, a large
+/// registry's listing is costly to serialize, and pollers are many).
+void send_listing(httplib::Response& res, listing_cache& cache,
+                  const SnapshotPtr& snapshot) {
   res.status = 200;
   res.set_header("X-Orasi-Index", std::to_string(snapshot->version));
-  send_body(res, std::move(body), "application/json");
-}
-
-/// The watch's answer: {"version", "stale", "services"}.
-json::object watch_json(const RegistrySnapshot& snapshot) {
-  return json::object{{"version", snapshot.version},
-                      {"stale", snapshot.stale},
-                      {"services", to_json(snapshot.services)}};
+  send_body(res, cache.body(*snapshot), "application/json");
 }
 
 /// Versions a ?changes=1 watch may be behind and still get only changes.
@@ -185,6 +158,7 @@ constexpr auto record_changes_for = std::chrono::minutes(1);
 /// comparison per version) only while such watches come.
 struct change_cache {
   std::mutex mutex;
+  std::condition_variable recorded; // a version was recorded in `log`
   registry_changes log{max_change_steps};
   std::chrono::steady_clock::time_point last_asked{};
   // The last answer: from `base` to `version`.
@@ -193,18 +167,54 @@ struct change_cache {
   std::shared_ptr<const std::string> body;
 };
 
-/// Called with each new version, before the watches wake.
-void remember_version(change_cache& cache, const SnapshotPtr& snapshot) {
-  std::lock_guard<std::mutex> guard{cache.mutex};
-  if (std::chrono::steady_clock::now() - cache.last_asked >= record_changes_for)
-    cache.log.clear(); // nobody asks: only the current version is known
-  cache.log.record(snapshot);
+/// Whether ?changes=1 watches came lately (the log is kept up).
+bool recording(const change_cache& cache) {
+  return std::chrono::steady_clock::now() - cache.last_asked <
+         record_changes_for;
 }
 
-/// A watch asks for changes: record them from the next version on.
-void changes_wanted(change_cache& cache) {
+/// Called with each new version, before the watches wake. The subscription
+/// delivers versions in order but late: one the log already holds (a watch
+/// caught up to it, or recording started from it) is skipped.
+void remember_version(change_cache& cache, const SnapshotPtr& snapshot) {
+  {
+    std::lock_guard<std::mutex> guard{cache.mutex};
+    if (!recording(cache))
+      cache.log.clear(); // nobody asks: only the current version is known
+    if (snapshot->version > cache.log.last_version())
+      cache.log.record(snapshot);
+  }
+  cache.recorded.notify_all();
+}
+
+/// A watch asks for changes: record them from `current` on (the version
+/// the server holds now, not the subscription's last delivered one).
+void changes_wanted(change_cache& cache, const SnapshotPtr& current) {
   std::lock_guard<std::mutex> guard{cache.mutex};
+  if (!recording(cache) && current->version > cache.log.last_version()) {
+    cache.log.clear();
+    cache.log.record(current);
+  }
   cache.last_asked = std::chrono::steady_clock::now();
+}
+
+/// How long a ?changes=1 watch waits for the subscription to record the
+/// versions before the one it answers with.
+constexpr auto catch_up_wait = std::chrono::seconds(1);
+
+/// Brings the log to `latest`: the subscription records each version, but
+/// may not have reached the one a reader holds (the facade publishes before
+/// it notifies, and a write is answered after publishing). One version
+/// behind, `latest` carries its own changes; further behind, wait for the
+/// subscription. False if the log does not reach it.
+bool catch_up(change_cache& cache, std::unique_lock<std::mutex>& lock,
+              const SnapshotPtr& latest) {
+  cache.recorded.wait_for(lock, catch_up_wait, [&] {
+    return cache.log.last_version() + 1 >= latest->version;
+  });
+  if (cache.log.last_version() + 1 == latest->version)
+    cache.log.record(latest);
+  return cache.log.last_version() == latest->version;
 }
 
 /// {"version", "stale", "base", "changed": {"<id>": ServiceInfo},
@@ -212,10 +222,10 @@ void changes_wanted(change_cache& cache) {
 /// step in between is not known (the caller sends everything).
 std::shared_ptr<const std::string>
 changes_since(change_cache& cache, uint64_t index, const SnapshotPtr& latest) {
-  std::lock_guard<std::mutex> guard{cache.mutex};
+  std::unique_lock<std::mutex> lock{cache.mutex};
   if (cache.body && cache.base == index && cache.version == latest->version)
     return cache.body;
-  if (cache.log.last_version() != latest->version)
+  if (!catch_up(cache, lock, latest))
     return nullptr;
   auto ids = cache.log.since(index);
   if (!ids)
@@ -515,10 +525,10 @@ void answer_write(ServiceDiscovery& discovery, const std::string& id,
 
 struct AdminServer::routes {
   httplib::Server http;
-  // The big reads, serialized once per registry version.
-  json_cache all_services;
-  json_cache routable_services;
-  json_cache watch_body;
+  // The big reads, serialized once per registry version, per service.
+  listing_cache all_services{services_listing()};
+  listing_cache routable_services{routable_listing()};
+  listing_cache watch_body{watch_listing()};
   change_cache watch_changes;
   // Watchers wait here for a new version (a subscription notifies).
   std::mutex version_mutex;
@@ -600,7 +610,7 @@ void AdminServer::add_watch_route() {
         }
         bool changes = req.get_param_value("changes") == "1";
         if (changes)
-          changes_wanted(routes.watch_changes);
+          changes_wanted(routes.watch_changes, discovery.snapshot());
         if (discovery.snapshot()->version <= index) {
           if (++routes.waiting_watches > max_waiting_watches) {
             --routes.waiting_watches;
@@ -621,7 +631,7 @@ void AdminServer::add_watch_route() {
             return send_changes(res, std::move(body), latest->version);
         // Every watcher woken by one version gets the same body: serialize
         // it once (the stale flag changes only with a new version).
-        send_cached(res, routes.watch_body, latest, watch_json);
+        send_listing(res, routes.watch_body, latest);
       });
 }
 
@@ -637,8 +647,7 @@ void AdminServer::start() {
   http.Get("/v1/services", [&discovery, &caches](const httplib::Request&,
                                                  httplib::Response& res) {
     auto snapshot = discovery.snapshot();
-    send_cached(res, caches.all_services, snapshot,
-                [](const RegistrySnapshot& s) { return to_json(s.services); });
+    send_listing(res, caches.all_services, snapshot);
   });
   http.Get("/v1/services/([^/]+)", [&discovery](const httplib::Request& req,
                                                 httplib::Response& res) {
@@ -650,13 +659,12 @@ void AdminServer::start() {
                         "service \"" + id + "\" not found", snapshot->version);
     send_json(res, 200, to_json(service->second), snapshot->version);
   });
-  http.Get("/v1/health/services", [&discovery,
-                                   &caches](const httplib::Request&,
-                                            httplib::Response& res) {
-    auto snapshot = discovery.snapshot();
-    send_cached(res, caches.routable_services, snapshot,
-                [](const RegistrySnapshot& s) { return to_json(s.healthy); });
-  });
+  http.Get(
+      "/v1/health/services",
+      [&discovery, &caches](const httplib::Request&, httplib::Response& res) {
+        auto snapshot = discovery.snapshot();
+        send_listing(res, caches.routable_services, snapshot);
+      });
   // Reads that need nothing from the request.
   using reader = void (*)(ServiceDiscovery&, httplib::Response&);
   for (auto [path, serve] :
