@@ -28,18 +28,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
-#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <malloc.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -51,10 +46,12 @@
 
 #include "actors/registry.hpp"
 #include "bench/bench_cli.hpp"
+#include "bench/proc_stats.hpp"
 #include "messages/type_registration.hpp"
 
 namespace {
 
+using namespace orasi::bench::proc;
 using steady = std::chrono::steady_clock;
 
 struct bench_options {
@@ -65,64 +62,6 @@ struct bench_options {
   size_t caf_threads = 0; // 0 = CAF's default
   unsigned seed = 14;
 };
-
-// -- /proc and thread clocks ---------------------------------------------------
-
-/// Every thread of this process but the calling one.
-std::vector<pid_t> other_threads() {
-  std::vector<pid_t> result;
-  auto self = static_cast<pid_t>(::syscall(SYS_gettid));
-  if (auto* dir = ::opendir("/proc/self/task")) {
-    while (auto* entry = ::readdir(dir)) {
-      auto tid = static_cast<pid_t>(std::atol(entry->d_name));
-      if (tid > 0 && tid != self)
-        result.push_back(tid);
-    }
-    ::closedir(dir);
-  }
-  return result;
-}
-
-/// The CPU-time clock of thread `tid` of this process (the kernel's
-/// encoding, as glibc's pthread_getcpuclockid builds it).
-clockid_t thread_clock(pid_t tid) {
-  return static_cast<clockid_t>((~static_cast<unsigned>(tid) << 3) | 6);
-}
-
-/// CPU nanoseconds of `tids` together (a thread that ended counts 0).
-int64_t cpu_ns(const std::vector<pid_t>& tids) {
-  int64_t total = 0;
-  for (auto tid : tids) {
-    timespec ts{};
-    if (::clock_gettime(thread_clock(tid), &ts) == 0)
-      total += int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
-  }
-  return total;
-}
-
-/// A field of /proc/<path>/status ("VmRSS:" in kB, counters as they are).
-long status_field(const std::string& path, const std::string& field) {
-  std::ifstream in{path};
-  for (std::string line; std::getline(in, line);)
-    if (line.compare(0, field.size(), field) == 0)
-      return std::atol(line.c_str() + field.size());
-  return 0;
-}
-
-long rss_bytes() { return status_field("/proc/self/status", "VmRSS:") * 1024; }
-
-/// Voluntary plus involuntary context switches of every thread.
-long context_switches() {
-  long total = 0;
-  for (auto tid : other_threads()) {
-    auto base = "/proc/self/task/" + std::to_string(tid) + "/status";
-    total += status_field(base, "voluntary_ctxt_switches:") +
-             status_field(base, "nonvoluntary_ctxt_switches:");
-  }
-  auto self = "/proc/self/status";
-  return total + status_field(self, "voluntary_ctxt_switches:") +
-         status_field(self, "nonvoluntary_ctxt_switches:");
-}
 
 // -- data ----------------------------------------------------------------------
 

@@ -5,9 +5,9 @@
 #   SHAPES="10x1 10x10 10000x1 10000x10 100000x1"   services x endpoints
 #   FLIPS=200 DELTAS=100                              operations per shape
 #   BASELINE_REF=f5d47de   also builds the same benchmark file at that commit
-#                          (a detached worktree /tmp/orasi-publish-base-REF
-#                          with its own build dir, kept for the next run) and
-#                          runs it beside this tree's, shape by shape
+#                          (bench/baseline_tree.sh: a detached worktree with
+#                          its own build dir, kept for the next run) and runs
+#                          it beside this tree's, shape by shape
 #   LABEL=run              names the result file
 #
 # Further arguments go to the benchmark (see --help). Results:
@@ -40,20 +40,9 @@ configure_and_build "$root" "$build"
 trees=("current:$build/bench/registry_publish_bench")
 
 if [[ -n "$baseline" ]]; then
-  base_src="/tmp/orasi-publish-base-$baseline"
-  if [[ ! -d "$base_src" ]]; then
-    run git -C "$root" worktree add --detach "$base_src" "$baseline" >/dev/null
-  fi
-  # The same benchmark source; the registry's messages are the same there.
-  cp "$root/bench/registry_publish_bench.cpp" "$root/bench/bench_cli.hpp" \
-    "$base_src/bench/"
-  if ! grep -q registry_publish_bench "$base_src/bench/CMakeLists.txt"; then
-    printf '%s\n' 'add_executable(registry_publish_bench registry_publish_bench.cpp)' \
-      'target_link_libraries(registry_publish_bench PRIVATE orasi_discovery orasi_warnings)' \
-      >>"$base_src/bench/CMakeLists.txt"
-  fi
-  configure_and_build "$base_src" "$base_src/build-bench"
-  trees=("baseline:$base_src/build-bench/bench/registry_publish_bench" "${trees[@]}")
+  source "$root/bench/baseline_tree.sh"
+  prepare_baseline "$root" "$baseline" registry_publish_bench
+  trees=("baseline:$baseline_bin" "${trees[@]}")
 fi
 
 mkdir -p "$out"
