@@ -63,7 +63,8 @@ for shape in $shapes; do
     echo
     echo "-- $name, $services services x $endpoints endpoints"
     line="$("$bin" --services "$services" --endpoints "$endpoints" \
-      --flips "$flips" --deltas "$deltas" "$@" 2> >(sed 's/^/   /' >&2))"
+      --flips "$flips" --deltas "$deltas" "$@" 2>"$out/$label.stderr")"
+    sed 's/^/   /' "$out/$label.stderr"
     echo "{\"tree\":\"$name\",${line#\{}" >>"$out/$label.jsonl"
   done
 done
