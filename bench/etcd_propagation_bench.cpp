@@ -185,7 +185,15 @@ orasi::GatewayConfig etcd_config(const bench_options& opts,
   sd.backend = orasi::ServiceDiscoveryBackend::Etcd;
   sd.endpoints = {opts.etcd};
   sd.prefix = prefix;
-  sd.health_check.enabled = false; // nothing to probe: 10.x addresses
+  sd.health_check.enabled = false; // nothing listens at these addresses
+  // Room for every service the benchmark writes (2-3 endpoints each); the
+  // defaults refuse listings over 50,000 services or 100,000 endpoints.
+  auto most = opts.background + opts.puts + opts.warmup + 100 +
+              std::max(opts.sync_services, size_t{1000});
+  sd.limits.max_services =
+      std::max<uint32_t>(sd.limits.max_services, static_cast<uint32_t>(most));
+  sd.limits.max_endpoints = std::max<uint32_t>(
+      sd.limits.max_endpoints, static_cast<uint32_t>(3 * most));
   if (opts.refresh_s > 0)
     sd.refresh_interval = std::chrono::duration_cast<orasi::Duration>(
         std::chrono::duration<double>(opts.refresh_s));
