@@ -362,7 +362,7 @@ boost::json::object run_propagation(const bench_options& opts) {
   std::vector<double> put_us;
   std::array<observed, observers> latencies;
   // Puts service `i` as `id` and waits for every observer (or the
-  // timeout); true if all saw it. Records the times when `record`.
+  // timeout); true if both watches saw it. Records the times when `record`.
   auto put_and_wait = [&](const std::string& id, size_t i,
                           steady::duration wait_at_most, bool record) {
     auto key = services_prefix + id;
@@ -379,12 +379,13 @@ boost::json::object run_propagation(const bench_options& opts) {
             sightings[who] ? std::optional{micros(*sightings[who] - t0)}
                            : std::nullopt);
     }
-    return std::all_of(sightings.begin(), sightings.end(),
-                       [](const auto& at) { return at.has_value(); });
+    return sightings[etcdctl].has_value() && sightings[gateway].has_value();
   };
 
   // etcdctl prints nothing when its watch is created, and a put made before
-  // a watch exists is not replayed to it: put until every observer sees one.
+  // a watch exists is not replayed to it: put until both watches see one
+  // (orasi may take longer than the 200 ms allowed here: it is waited for
+  // by the warm-up puts after these).
   size_t warm = 0;
   for (bool ready = false; !ready; ++warm) {
     if (warm == 50)
