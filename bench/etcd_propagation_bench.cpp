@@ -1,14 +1,24 @@
 // etcd backend benchmark, against a running etcd (--etcd URL):
 //
-// Propagation: an orasi::ServiceDiscovery on the etcd backend and, beside
-// it, `etcdctl watch --prefix <prefix>/services/` as a child process (gRPC)
-// and a bare watch on etcd's JSON gateway (what orasi's watch thread reads,
-// without orasi's decoding and actors). Each of --puts fresh services is
-// written with one raw HTTP PUT to the gateway (/v3/kv/put, keep-alive);
-// the benchmark times, from just before the PUT, when orasi's subscription
-// callback first gets a snapshot with the id and when each watch reports
-// the key. Puts are sequential (the next one waits for all three, or for
-// the timeout) and 0-5 ms apart, so that they never pipeline.
+// Propagation (put -> visible): an orasi::ServiceDiscovery on the etcd
+// backend with the launcher's admin server (orasi::AdminServer) embedded on
+// a loopback port, and beside it `etcdctl watch --prefix <prefix>/services/`
+// as a child process (gRPC) and a bare watch on etcd's JSON gateway. After
+// --background services are loaded (transactions of 100 keys), each of
+// --puts fresh services is written with one raw HTTP PUT to the gateway
+// (/v3/kv/put, keep-alive); the benchmark times, from just before the PUT,
+// when (see bench/put_observers.hpp)
+//   orasi_callback  the subscription callback first gets a snapshot with it,
+//   orasi_read      get_service_entry(id) finds it (a thread polling every
+//                   --poll-us; get_service(id) where the facade lacks it),
+//   admin_get       GET /v1/services/<id> answers 200 (a thread polling over
+//                   one kept-alive connection, --poll-us between misses),
+//   etcdctl         the raw watch prints the key,
+//   gateway         the gateway's watch stream carries the key.
+// Puts are sequential (the next one waits for all observers, or for the
+// timeout) and 0-5 ms apart, so that they never pipeline. Also: orasi's CPU
+// per put (process CPU minus the benchmark's own threads), etcd's CPU per
+// put (--etcd-pid), context switches per put, RSS.
 //
 // Initial sync: --sync-services services (2-3 endpoints each, metadata) are
 // written under a second prefix, then ServiceDiscovery::start() (the first
@@ -41,28 +51,29 @@
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
-#include <spawn.h>
+#include <malloc.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <httplib.h>
 
+#include "admin/admin_server.hpp"
 #include "backends/base64.hpp"
 #include "backends/etcd_wire.hpp"
 #include "bench/bench_cli.hpp"
+#include "bench/child_process.hpp"
+#include "bench/etcd_http.hpp"
+#include "bench/proc_stats.hpp"
+#include "bench/put_observers.hpp"
 #include "messages/json_codec.hpp"
 #include "runtime/service_discovery.hpp"
-
-extern char** environ;
 
 namespace {
 
 using steady = std::chrono::steady_clock;
 using orasi::backends::base64_encode;
+using namespace orasi::bench; // observers, etcd_http, child processes
 
 struct bench_options {
   std::string etcd;                        // client URL of the etcd member
@@ -84,6 +95,10 @@ struct bench_options {
   /// service_discovery.refresh_interval (the periodic full re-list); 0
   /// keeps the library's default.
   double refresh_s = 0;
+  /// Pause of the in-process and admin pollers between misses.
+  long poll_us = 100;
+  /// etcd's process id, for its CPU time per put (0: not measured).
+  long etcd_pid = 0;
 };
 
 double micros(steady::duration d) {
@@ -131,333 +146,6 @@ orasi::ServiceInfo make_service(size_t i) {
   return info;
 }
 
-// -- etcd over its JSON gateway ----------------------------------------------
-
-/// One keep-alive connection to the gateway (httplib clients are not
-/// thread-safe: one per thread). Failures throw: the benchmark cannot go on.
-class etcd_http {
-public:
-  explicit etcd_http(const bench_options& opts) : client_(opts.etcd) {
-    client_.set_keep_alive(true);
-    // httplib writes headers and body separately: without TCP_NODELAY the
-    // body waits for the delayed ACK of the headers (about 40 ms).
-    client_.set_tcp_nodelay(opts.tcp_nodelay);
-    client_.set_connection_timeout(std::chrono::seconds(2));
-    client_.set_read_timeout(std::chrono::seconds(30));
-  }
-
-  std::string post(const std::string& path, const std::string& body) {
-    auto res = client_.Post(path, body, "application/json");
-    if (!res)
-      throw std::runtime_error("POST " + path + ": " +
-                               httplib::to_string(res.error()));
-    if (res->status != 200)
-      throw std::runtime_error("POST " + path + ": HTTP " +
-                               std::to_string(res->status) + ": " + res->body);
-    return std::move(res->body);
-  }
-
-  void put(const std::string& key, const std::string& value) {
-    boost::json::object request{{"key", base64_encode(key)},
-                                {"value", base64_encode(value)}};
-    post("/v3/kv/put", boost::json::serialize(request));
-  }
-
-  /// Writes all of `kvs` in one transaction (etcd's --max-txn-ops is 128 by
-  /// default).
-  void put_all(const std::vector<std::pair<std::string, std::string>>& kvs) {
-    boost::json::array ops;
-    for (const auto& [key, value] : kvs)
-      ops.emplace_back(boost::json::object{
-          {"request_put",
-           {{"key", base64_encode(key)}, {"value", base64_encode(value)}}}});
-    boost::json::object txn;
-    txn["success"] = std::move(ops);
-    post("/v3/kv/txn", boost::json::serialize(txn));
-  }
-
-  void delete_prefix(const std::string& prefix) {
-    boost::json::object request{
-        {"key", base64_encode(prefix)},
-        {"range_end",
-         base64_encode(orasi::backends::etcd::prefix_range_end(prefix))}};
-    post("/v3/kv/deleterange", boost::json::serialize(request));
-  }
-
-  size_t count_prefix(const std::string& prefix) {
-    boost::json::object request{
-        {"key", base64_encode(prefix)},
-        {"range_end",
-         base64_encode(orasi::backends::etcd::prefix_range_end(prefix))},
-        {"count_only", true}};
-    auto reply = boost::json::parse(
-        post("/v3/kv/range", boost::json::serialize(request)));
-    // int64 fields come as strings, and not at all when 0.
-    auto* count = reply.as_object().if_contains("count");
-    return count ? std::stoul(std::string{count->as_string()}) : 0;
-  }
-
-private:
-  httplib::Client client_;
-};
-
-// -- child processes ----------------------------------------------------------
-
-/// Starts `args` (args[0] looked up in PATH) with stdout on `stdout_fd`.
-pid_t spawn(const std::vector<std::string>& args, int stdout_fd) {
-  std::vector<char*> argv;
-  for (const auto& arg : args)
-    argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
-  pid_t pid = 0;
-  int err =
-      posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err != 0)
-    throw std::runtime_error("cannot start " + args[0] + ": " +
-                             std::strerror(err));
-  return pid;
-}
-
-/// Waits for `pid`; its exit status, or -1 if killed by a signal.
-int wait_for(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/// Runs `args` with stdout on /dev/null; its wall time from spawn to exit.
-steady::duration time_command(const std::vector<std::string>& args) {
-  int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-  if (null_fd < 0)
-    throw std::runtime_error("cannot open /dev/null");
-  auto t0 = steady::now();
-  auto pid = spawn(args, null_fd);
-  auto status = wait_for(pid);
-  auto elapsed = steady::now() - t0;
-  ::close(null_fd);
-  if (status != 0)
-    throw std::runtime_error(args[0] + " " + args[1] + " ... failed (status " +
-                             std::to_string(status) + ")");
-  return elapsed;
-}
-
-/// The etcdctl watch, for the signal handler: killed with the benchmark,
-/// it would keep retrying a stopped etcd forever.
-volatile sig_atomic_t watch_child = 0;
-
-extern "C" void on_terminate(int signal) {
-  if (watch_child > 0)
-    ::kill(watch_child, SIGTERM);
-  std::signal(signal, SIG_DFL);
-  std::raise(signal);
-}
-
-// -- propagation --------------------------------------------------------------
-
-/// Who saw a put: orasi's subscription callback, `etcdctl watch` (gRPC),
-/// and a bare watch on etcd's JSON gateway (what orasi reads, without
-/// orasi's decoding and actors).
-enum observer : size_t { orasi_callback, etcdctl, gateway, observers };
-
-/// The one id in flight and when each observer first saw it. Puts are
-/// sequential, so one slot is enough; an observer that reports an id after
-/// the main thread moved on (a miss) is ignored.
-class arrivals {
-public:
-  using sightings = std::array<std::optional<steady::time_point>, observers>;
-
-  /// `key` is the id's etcd key.
-  void expect(std::string id, const std::string& key) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    expected_ = std::move(id);
-    // The gateway's events carry keys as base64 JSON strings.
-    expected_key_json_ = '"' + base64_encode(key) + '"';
-    seen_ = {};
-  }
-
-  /// The subscription callback: runs on a CAF worker for every snapshot, so
-  /// it does one map lookup for the expected id and nothing else.
-  void on_snapshot(const orasi::RegistrySnapshot& snapshot) {
-    auto now = steady::now();
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!seen_[orasi_callback] && !expected_.empty() &&
-        snapshot.services.count(expected_) > 0)
-      record(orasi_callback, now);
-  }
-
-  /// A key line of etcdctl's output, read at `now`.
-  void on_etcdctl_key(std::string_view id, steady::time_point now) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!seen_[etcdctl] && !expected_.empty() && id == expected_)
-      record(etcdctl, now);
-  }
-
-  /// A message of the gateway's watch stream, read at `now`.
-  void on_gateway_message(std::string_view line, steady::time_point now) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (!seen_[gateway] && !expected_.empty() &&
-        line.find(expected_key_json_) != std::string_view::npos)
-      record(gateway, now);
-  }
-
-  /// Waits until every observer saw the expected id or until `deadline`;
-  /// returns their times (unset for a miss).
-  sightings wait(steady::time_point deadline) {
-    std::unique_lock<std::mutex> lock{mutex_};
-    cv_.wait_until(lock, deadline, [this] { return all_seen(); });
-    expected_.clear();
-    return seen_;
-  }
-
-private:
-  void record(observer who, steady::time_point now) {
-    seen_[who] = now;
-    if (all_seen())
-      cv_.notify_all();
-  }
-
-  bool all_seen() const {
-    return std::all_of(seen_.begin(), seen_.end(),
-                       [](const auto& at) { return at.has_value(); });
-  }
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::string expected_;
-  std::string expected_key_json_;
-  sightings seen_;
-};
-
-/// A watch on etcd's JSON gateway (/v3/watch, one JSON message per line),
-/// read by its own thread with httplib as orasi's watch thread does, but
-/// only searched for the expected key.
-class gateway_watch {
-public:
-  gateway_watch(const bench_options& opts, const std::string& services_prefix,
-                arrivals& sink)
-      : client_(opts.etcd), sink_(sink) {
-    boost::json::object create{
-        {"key", base64_encode(services_prefix)},
-        {"range_end", base64_encode(orasi::backends::etcd::prefix_range_end(
-                          services_prefix))}};
-    boost::json::object request{{"create_request", std::move(create)}};
-    body_ = boost::json::serialize(request);
-    client_.set_read_timeout(std::chrono::hours(1));
-    reader_ = std::thread{[this] { read_loop(); }};
-  }
-
-  ~gateway_watch() {
-    stopping_ = true;
-    client_.stop(); // shuts the socket down under the blocked read
-    reader_.join();
-  }
-
-  gateway_watch(const gateway_watch&) = delete;
-  gateway_watch& operator=(const gateway_watch&) = delete;
-
-private:
-  void read_loop() {
-    std::string pending;
-    httplib::Request req;
-    req.method = "POST";
-    req.path = "/v3/watch";
-    req.body = body_;
-    req.set_header("Content-Type", "application/json");
-    req.content_receiver = [&](const char* data, size_t size, uint64_t,
-                               uint64_t) {
-      auto now = steady::now();
-      pending.append(data, size);
-      size_t start = 0;
-      for (size_t end; (end = pending.find('\n', start)) != std::string::npos;
-           start = end + 1)
-        sink_.on_gateway_message({pending.data() + start, end - start}, now);
-      pending.erase(0, start);
-      return !stopping_.load();
-    };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    client_.send(req, res, error);
-    if (!stopping_)
-      std::fprintf(stderr, "gateway watch ended: %s\n",
-                   httplib::to_string(error).c_str());
-  }
-
-  httplib::Client client_;
-  arrivals& sink_;
-  std::string body_;
-  std::atomic<bool> stopping_{false};
-  std::thread reader_;
-};
-
-/// `etcdctl watch --prefix <services prefix>` with a thread that reads its
-/// output and reports every key line under the prefix to `sink`.
-class etcdctl_watch {
-public:
-  etcdctl_watch(const bench_options& opts, const std::string& services_prefix,
-                arrivals& sink)
-      : services_prefix_(services_prefix), sink_(sink) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-      throw std::runtime_error("pipe2 failed");
-    pid_ = spawn({opts.etcdctl, "--endpoints", opts.etcd, "watch", "--prefix",
-                  services_prefix},
-                 fds[1]);
-    watch_child = pid_;
-    ::close(fds[1]); // EOF on fds[0] once etcdctl is gone
-    fd_ = fds[0];
-    reader_ = std::thread{[this] { read_loop(); }};
-  }
-
-  ~etcdctl_watch() {
-    watch_child = 0;
-    ::kill(pid_, SIGTERM);
-    wait_for(pid_);
-    reader_.join();
-    ::close(fd_);
-  }
-
-  etcdctl_watch(const etcdctl_watch&) = delete;
-  etcdctl_watch& operator=(const etcdctl_watch&) = delete;
-
-private:
-  // Each event is "PUT\n<key>\n<value>\n" (Go writes stdout unbuffered, one
-  // write per line); every line of one read() arrived at the same time.
-  void read_loop() {
-    std::string pending;
-    char buffer[65536];
-    for (;;) {
-      auto n = ::read(fd_, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;
-      auto now = steady::now();
-      pending.append(buffer, static_cast<size_t>(n));
-      size_t start = 0;
-      for (size_t end; (end = pending.find('\n', start)) != std::string::npos;
-           start = end + 1) {
-        std::string_view line{pending.data() + start, end - start};
-        // Values are JSON objects: only key lines start with the prefix.
-        if (line.compare(0, services_prefix_.size(), services_prefix_) == 0)
-          sink_.on_etcdctl_key(line.substr(services_prefix_.size()), now);
-      }
-      pending.erase(0, start);
-    }
-  }
-
-  std::string services_prefix_;
-  arrivals& sink_;
-  pid_t pid_ = 0;
-  int fd_ = -1;
-  std::thread reader_;
-};
-
 struct percentiles {
   size_t count = 0;
   double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
@@ -497,7 +185,15 @@ orasi::GatewayConfig etcd_config(const bench_options& opts,
   sd.backend = orasi::ServiceDiscoveryBackend::Etcd;
   sd.endpoints = {opts.etcd};
   sd.prefix = prefix;
-  sd.health_check.enabled = false; // nothing to probe: 10.x addresses
+  sd.health_check.enabled = false; // nothing listens at these addresses
+  // Room for every service the benchmark writes (2-3 endpoints each); the
+  // defaults refuse listings over 50,000 services or 100,000 endpoints.
+  auto most = opts.background + opts.puts + opts.warmup + 100 +
+              std::max(opts.sync_services, size_t{1000});
+  sd.limits.max_services =
+      std::max<uint32_t>(sd.limits.max_services, static_cast<uint32_t>(most));
+  sd.limits.max_endpoints = std::max<uint32_t>(
+      sd.limits.max_endpoints, static_cast<uint32_t>(3 * most));
   if (opts.refresh_s > 0)
     sd.refresh_interval = std::chrono::duration_cast<orasi::Duration>(
         std::chrono::duration<double>(opts.refresh_s));
@@ -518,7 +214,7 @@ size_t load_services(const bench_options& opts, const std::string& prefix,
   for (size_t w = 0; w < std::max<size_t>(1, opts.writers); ++w)
     writers.emplace_back([&] {
       try {
-        etcd_http http{opts};
+        etcd_http http{opts.etcd, opts.tcp_nodelay};
         std::vector<std::pair<std::string, std::string>> kvs;
         for (size_t batch; (batch = next_batch++) * per_txn < count;) {
           kvs.clear();
@@ -542,7 +238,7 @@ size_t load_services(const bench_options& opts, const std::string& prefix,
     writer.join();
   if (!error.empty())
     throw std::runtime_error("loading services: " + error);
-  etcd_http http{opts};
+  etcd_http http{opts.etcd, opts.tcp_nodelay};
   auto stored = http.count_prefix(prefix + "/services/");
   if (stored != count)
     throw std::runtime_error("loaded " + std::to_string(count) +
@@ -581,22 +277,83 @@ struct observed {
   }
 };
 
+/// get_service_entry(id) where the facade has it (the cheap per-service
+/// read), else get_service(id) (a copy; before issue 14).
+template <class D, class = void>
+struct has_service_entry : std::false_type {};
+template <class D>
+struct has_service_entry<D, std::void_t<decltype(std::declval<const D&>()
+                                                     .get_service_entry(
+                                                         std::string{}))>>
+    : std::true_type {};
+
+template <class D>
+bool visible_in_process(const D& discovery, const std::string& id) {
+  if constexpr (has_service_entry<D>::value)
+    return discovery.get_service_entry(id) != nullptr;
+  else
+    return discovery.get_service(id).has_value();
+}
+
+/// CPU (ns) and context switches at one moment: this process, the
+/// benchmark's own threads in it, and etcd.
+struct cpu_sample {
+  int64_t process = 0, bench_threads = 0, etcd = 0;
+  long switches = 0;
+
+  static cpu_sample take(const std::vector<pid_t>& bench_tids, long etcd_pid) {
+    return {orasi::bench::proc::process_cpu_ns(),
+            orasi::bench::proc::cpu_ns(bench_tids),
+            etcd_pid > 0 ? orasi::bench::proc::other_process_cpu_ns(etcd_pid)
+                         : 0,
+            orasi::bench::proc::context_switches()};
+  }
+};
+
 boost::json::object run_propagation(const bench_options& opts) {
+  namespace proc = orasi::bench::proc;
   auto services_prefix = opts.prefix + "/services/";
-  etcd_http http{opts};
+  etcd_http http{opts.etcd, opts.tcp_nodelay};
   http.delete_prefix(services_prefix);
+  auto load_started = steady::now();
   if (opts.background > 0)
     load_services(opts, opts.prefix, "b", opts.background);
+  auto load_time = steady::now() - load_started;
 
+  ::malloc_trim(0);
+  auto rss_before = proc::rss_bytes();
   orasi::ServiceDiscovery discovery{etcd_config(opts, opts.prefix)};
+  auto start_began = steady::now();
   discovery.start();
+  auto start_time = steady::now() - start_began;
+  ::malloc_trim(0);
+  auto rss_started = proc::rss_bytes();
+  orasi::AdminServer admin{discovery, "127.0.0.1:0"};
+  admin.start();
+
   arrivals seen;
   auto subscription =
       discovery.subscribe([&seen](const orasi::SnapshotPtr& snapshot) {
         seen.on_snapshot(*snapshot);
       });
-  etcdctl_watch etcdctl_watcher{opts, services_prefix, seen};
-  gateway_watch gateway_watcher{opts, services_prefix, seen};
+  etcdctl_watch etcdctl_watcher{opts.etcdctl, opts.etcd, services_prefix,
+                                seen};
+  gateway_watch gateway_watcher{opts.etcd, services_prefix, seen};
+  auto admin_client = std::make_shared<admin_probe>(admin.port());
+  std::optional<poller> read_poller, admin_poller;
+  read_poller.emplace(orasi_read, seen, std::chrono::microseconds(opts.poll_us),
+                      [&discovery](const std::string& id) {
+                        return visible_in_process(discovery, id);
+                      });
+  admin_poller.emplace(
+      admin_get, seen, std::chrono::microseconds(opts.poll_us),
+      [admin_client](const std::string& id) { return (*admin_client)(id); });
+  // Declared after the pollers: on any exit, ends their waits before they
+  // are joined.
+  struct stop_on_exit {
+    arrivals& sink;
+    ~stop_on_exit() { sink.stop(); }
+  } stop_pollers{seen};
 
   std::mt19937 rng{42};
   std::uniform_int_distribution<long> pause_us{0, opts.max_pause_us};
@@ -605,7 +362,7 @@ boost::json::object run_propagation(const bench_options& opts) {
   std::vector<double> put_us;
   std::array<observed, observers> latencies;
   // Puts service `i` as `id` and waits for every observer (or the
-  // timeout); true if all saw it. Records the times when `record`.
+  // timeout); true if both watches saw it. Records the times when `record`.
   auto put_and_wait = [&](const std::string& id, size_t i,
                           steady::duration wait_at_most, bool record) {
     auto key = services_prefix + id;
@@ -622,12 +379,13 @@ boost::json::object run_propagation(const bench_options& opts) {
             sightings[who] ? std::optional{micros(*sightings[who] - t0)}
                            : std::nullopt);
     }
-    return std::all_of(sightings.begin(), sightings.end(),
-                       [](const auto& at) { return at.has_value(); });
+    return sightings[etcdctl].has_value() && sightings[gateway].has_value();
   };
 
   // etcdctl prints nothing when its watch is created, and a put made before
-  // a watch exists is not replayed to it: put until every observer sees one.
+  // a watch exists is not replayed to it: put until both watches see one
+  // (orasi may take longer than the 200 ms allowed here: it is waited for
+  // by the warm-up puts after these).
   size_t warm = 0;
   for (bool ready = false; !ready; ++warm) {
     if (warm == 50)
@@ -638,15 +396,29 @@ boost::json::object run_propagation(const bench_options& opts) {
   for (size_t i = 0; i < opts.warmup; ++i, ++warm)
     put_and_wait(format_id("w", warm), warm, timeout, false);
 
+  std::vector<pid_t> bench_tids{proc::this_thread_id(),
+                                read_poller->thread_id(),
+                                admin_poller->thread_id(),
+                                gateway_watcher.thread_id(),
+                                etcdctl_watcher.thread_id()};
+  auto probes_before = admin_poller->probes();
+  auto cpu_before = cpu_sample::take(bench_tids, opts.etcd_pid);
   auto started = steady::now();
   for (size_t i = 0; i < opts.puts; ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(pause_us(rng)));
     put_and_wait(format_id("p", i), i, timeout, true);
   }
   auto elapsed = steady::now() - started;
+  auto cpu_after = cpu_sample::take(bench_tids, opts.etcd_pid);
+  auto admin_gets = admin_poller->probes() - probes_before;
+  auto rss_end = proc::rss_bytes();
+  seen.stop();
+  read_poller.reset();
+  admin_poller.reset();
   auto in_registry = discovery.snapshot()->services.size();
   auto metrics = discovery.backend_metrics();
   subscription.unsubscribe();
+  admin.stop();
   discovery.stop();
 
   // The registry grows by one service per put: orasi's latency by quarter
@@ -657,27 +429,65 @@ boost::json::object run_propagation(const bench_options& opts) {
     quarters.push_back(
         {{"registry_services", opts.background + warm + end},
          {"orasi_us", to_json(latencies[orasi_callback].part(begin, end))},
+         {"admin_us", to_json(latencies[admin_get].part(begin, end))},
          {"gateway_us", to_json(latencies[gateway].part(begin, end))}});
   }
-  const auto& orasi = latencies[orasi_callback];
-  return {{"puts", opts.puts},
-          {"warmup_puts", warm},
-          {"background_services", opts.background},
-          {"services_in_registry_at_end", in_registry},
-          {"elapsed_s", seconds(elapsed)},
-          {"put_rtt_us", to_json(summarize(put_us))},
-          {"orasi_us", to_json(orasi.all())},
-          {"etcdctl_watch_us", to_json(latencies[etcdctl].all())},
-          {"gateway_watch_us", to_json(latencies[gateway].all())},
-          {"orasi_minus_etcdctl_us", to_json(orasi.minus(latencies[etcdctl]))},
-          {"orasi_minus_gateway_us", to_json(orasi.minus(latencies[gateway]))},
-          {"by_quarter", std::move(quarters)},
-          {"orasi_misses", orasi.misses()},
-          {"etcdctl_misses", latencies[etcdctl].misses()},
-          {"gateway_misses", latencies[gateway].misses()},
-          {"reconnects", metrics.reconnects},
-          {"relists", metrics.relists},
-          {"unreadable_values", metrics.unreadable_values}};
+  boost::json::object by_observer, misses, ratios;
+  auto raw_p99 = latencies[etcdctl].all().p99;
+  for (size_t who = 0; who < observers; ++who) {
+    auto name = to_string(static_cast<observer>(who));
+    by_observer[name] = to_json(latencies[who].all());
+    misses[name] = latencies[who].misses();
+    ratios[name] = raw_p99 > 0 ? latencies[who].all().p99 / raw_p99 : 0;
+  }
+  auto per_put = [&](int64_t ns) {
+    return static_cast<double>(ns) / 1000 / static_cast<double>(opts.puts);
+  };
+  auto process_ns = cpu_after.process - cpu_before.process;
+  auto bench_ns = cpu_after.bench_threads - cpu_before.bench_threads;
+  double bg = static_cast<double>(std::max<size_t>(1, opts.background));
+  return {
+      {"puts", opts.puts},
+      {"warmup_puts", warm},
+      {"background_services", opts.background},
+      {"background_load_s", seconds(load_time)},
+      {"start_s", seconds(start_time)},
+      {"services_in_registry_at_end", in_registry},
+      {"elapsed_s", seconds(elapsed)},
+      {"orasi_read_api", has_service_entry<orasi::ServiceDiscovery>::value
+                             ? "get_service_entry"
+                             : "get_service"},
+      {"poll_us", opts.poll_us},
+      {"put_rtt_us", to_json(summarize(put_us))},
+      {"latency_us", std::move(by_observer)},
+      {"p99_over_etcdctl_watch_p99", std::move(ratios)},
+      {"misses", std::move(misses)},
+      {"orasi_minus_etcdctl_us",
+       to_json(latencies[orasi_callback].minus(latencies[etcdctl]))},
+      {"admin_minus_etcdctl_us",
+       to_json(latencies[admin_get].minus(latencies[etcdctl]))},
+      {"by_quarter", std::move(quarters)},
+      {"admin_gets_per_put",
+       static_cast<double>(admin_gets) / static_cast<double>(opts.puts)},
+      {"admin_errors", admin_client->errors()},
+      // Process CPU minus the benchmark's threads (puts, watches, pollers):
+      // orasi's actors, its etcd client and the admin server answering the
+      // poller.
+      {"orasi_cpu_us_per_put", per_put(process_ns - bench_ns)},
+      {"bench_threads_cpu_us_per_put", per_put(bench_ns)},
+      {"etcd_cpu_us_per_put",
+       per_put(cpu_after.etcd - cpu_before.etcd)},
+      {"context_switches_per_put",
+       static_cast<double>(cpu_after.switches - cpu_before.switches) /
+           static_cast<double>(opts.puts)},
+      {"rss_before", rss_before},
+      {"rss_after_start", rss_started},
+      {"rss_at_end", rss_end},
+      {"rss_bytes_per_background_service",
+       static_cast<double>(rss_started - rss_before) / bg},
+      {"reconnects", metrics.reconnects},
+      {"relists", metrics.relists},
+      {"unreadable_values", metrics.unreadable_values}};
 }
 
 // -- initial sync -------------------------------------------------------------
@@ -707,7 +517,7 @@ std::pair<double, double> time_bare_listing(const bench_options& opts,
                                             size_t expected) {
   namespace etcd = orasi::backends::etcd;
   constexpr int64_t page_size = 1000;
-  etcd_http http{opts};
+  etcd_http http{opts.etcd, opts.tcp_nodelay};
   auto range_end = etcd::prefix_range_end(prefix);
   std::vector<std::string> bodies;
   std::string from = prefix;
@@ -748,7 +558,7 @@ std::pair<double, double> time_bare_listing(const bench_options& opts,
 
 boost::json::object run_initial_sync(const bench_options& opts) {
   auto services_prefix = opts.sync_prefix + "/services/";
-  etcd_http{opts}.delete_prefix(services_prefix);
+  etcd_http{opts.etcd, opts.tcp_nodelay}.delete_prefix(services_prefix);
   auto t0 = steady::now();
   auto value_bytes =
       load_services(opts, opts.sync_prefix, "s", opts.sync_services);
@@ -804,11 +614,12 @@ boost::json::object run_initial_sync(const bench_options& opts) {
       "          [--sync-services N] [--runs N] [--max-pause-us US]\n"
       "          [--timeout-s S] [--writers N] [--prefix P] [--sync-prefix P]\n"
       "          [--tcp-nodelay on|off] [--refresh-s S] [--etcdctl PATH]\n"
+      "          [--poll-us US] [--etcd-pid PID]\n"
       "Deletes and rewrites everything under the two prefixes.\n"
       "defaults: 1000 puts after 20 warm-up puts, 0 background services,\n"
       "10000 sync services, 5 runs, pauses 0-5000 us, timeout 5 s, 4 "
       "writers,\nTCP_NODELAY on the benchmark's own connections, the "
-      "library's refresh\ninterval, prefixes /orasi and /orasi-sync\n",
+      "library's refresh\ninterval, prefixes /orasi and /orasi-sync, pollers 100 us apart\n",
       program);
   std::exit(status);
 }
@@ -853,6 +664,10 @@ bench_options parse_args(int argc, char** argv) {
       opts.tcp_nodelay = choose(args, "on", "off");
     else if (flag == "--refresh-s")
       opts.refresh_s = args.real();
+    else if (flag == "--poll-us")
+      opts.poll_us = args.integer();
+    else if (flag == "--etcd-pid")
+      opts.etcd_pid = args.integer();
     else
       return false;
     return true;
@@ -877,25 +692,44 @@ void print_latencies(const std::string& label, const boost::json::value& p) {
 
 void print_summary(const boost::json::object& result) {
   if (auto* p = result.if_contains("propagation")) {
-    std::fprintf(stderr,
-                 "propagation: %.0f puts, %.0f services in the registry at "
-                 "the end, %.1f s; misses: orasi %.0f, etcdctl %.0f, "
-                 "gateway %.0f\n",
-                 number(*p, "puts"), number(*p, "services_in_registry_at_end"),
-                 number(*p, "elapsed_s"), number(*p, "orasi_misses"),
-                 number(*p, "etcdctl_misses"), number(*p, "gateway_misses"));
     auto& o = p->as_object();
+    std::fprintf(stderr,
+                 "propagation: %.0f puts, %.0f background services (loaded "
+                 "in %.1f s, start() %.2f s), %.0f in the registry at the "
+                 "end, %.1f s\n",
+                 number(*p, "puts"), number(*p, "background_services"),
+                 number(*p, "background_load_s"), number(*p, "start_s"),
+                 number(*p, "services_in_registry_at_end"),
+                 number(*p, "elapsed_s"));
     print_latencies("PUT round trip", o.at("put_rtt_us"));
-    print_latencies("etcdctl watch", o.at("etcdctl_watch_us"));
-    print_latencies("gateway watch", o.at("gateway_watch_us"));
-    print_latencies("orasi subscription", o.at("orasi_us"));
-    print_latencies("orasi - etcdctl", o.at("orasi_minus_etcdctl_us"));
-    print_latencies("orasi - gateway", o.at("orasi_minus_gateway_us"));
+    for (size_t who = 0; who < observers; ++who) {
+      auto name = to_string(static_cast<observer>(who));
+      print_latencies(name, o.at("latency_us").at(name));
+      std::fprintf(stderr, "  %-24s p99 / etcdctl watch p99 %.2f, misses %.0f\n",
+                   "", number(o.at("p99_over_etcdctl_watch_p99"), name),
+                   number(o.at("misses"), name));
+    }
+    print_latencies("orasi_callback - etcdctl", o.at("orasi_minus_etcdctl_us"));
+    print_latencies("admin_get - etcdctl", o.at("admin_minus_etcdctl_us"));
     for (const auto& quarter : o.at("by_quarter").as_array())
-      print_latencies("orasi, registry <= " +
+      print_latencies("admin, registry <= " +
                           std::to_string(static_cast<long>(
                               number(quarter, "registry_services"))),
-                      quarter.at("orasi_us"));
+                      quarter.at("admin_us"));
+    std::fprintf(stderr,
+                 "  per put: orasi CPU %.0f us, bench threads %.0f us, etcd "
+                 "%.0f us, %.1f context switches, %.1f admin GETs\n"
+                 "  RSS %.1f MB before start(), %.1f MB after (%.0f B per "
+                 "background service), %.1f MB at the end\n",
+                 number(*p, "orasi_cpu_us_per_put"),
+                 number(*p, "bench_threads_cpu_us_per_put"),
+                 number(*p, "etcd_cpu_us_per_put"),
+                 number(*p, "context_switches_per_put"),
+                 number(*p, "admin_gets_per_put"),
+                 number(*p, "rss_before") / 1e6,
+                 number(*p, "rss_after_start") / 1e6,
+                 number(*p, "rss_bytes_per_background_service"),
+                 number(*p, "rss_at_end") / 1e6);
   }
   if (auto* s = result.if_contains("initial_sync")) {
     std::fprintf(stderr,

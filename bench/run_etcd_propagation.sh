@@ -7,28 +7,35 @@
 # single-member etcd on free loopback ports (data in a mktemp -d directory,
 # both removed on exit), and runs the benchmark against it.
 #
-#   PUTS=1000             measured puts (after 20 warm-up puts)
-#   SYNC_SERVICES=10000   services of the initial-sync test
+#   BACKGROUND="10 10000 100000"  services already registered under the
+#                         propagation prefix before the puts (loaded in
+#                         transactions of 100 keys); one fresh etcd per size
+#                         (and per tree)
+#   PUTS="500 500 100"    measured puts (after 20 warm-up puts), per size
+#                         (the last one repeats for further sizes)
+#   SYNC_SERVICES=0       services of the initial-sync test (run at the first
+#                         size only; e.g. SYNC_SERVICES=10000 RUNS=5)
 #   RUNS=5                initial-sync runs (orasi start(), etcdctl get)
-#   BACKGROUND=0          services already registered under the propagation
-#                         prefix before the puts (the registry then holds
-#                         BACKGROUND + up to PUTS services)
+#   BASELINE_REF=f5d47de  also builds the same benchmark at that commit
+#                         (bench/baseline_tree.sh) and runs it, size by size,
+#                         each against its own fresh etcd
 #   LABEL=run             names the result files
 #
 # Further arguments go to the benchmark (see --help). Results:
-# build-bench/etcd_propagation/LABEL.json (the benchmark's JSON), LABEL.log
-# (its summary) and LABEL.etcd.log.
+# build-bench/etcd_propagation/LABEL-TREE-SIZE.json (the benchmark's JSON),
+# .log (its summary) and .etcd.log.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="$root/build-bench"
-bin="$build/bench"
 out="$build/etcd_propagation"
-puts="${PUTS:-1000}"
-sync_services="${SYNC_SERVICES:-10000}"
+read -ra sizes <<<"${BACKGROUND:-10 10000 100000}"
+read -ra puts_list <<<"${PUTS:-500 500 100}"
+sync_services="${SYNC_SERVICES:-0}"
 runs="${RUNS:-5}"
-background="${BACKGROUND:-0}"
+baseline="${BASELINE_REF:-}"
 label="${LABEL:-run}"
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-/work}" CCACHE_NOHASHDIR=1
 
 run() {
   echo "+ $*"
@@ -72,20 +79,13 @@ fi
 run cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DORASI_BUILD_TESTS=OFF -DORASI_BUILD_BENCH=ON >/dev/null
 run make -C "$build" -j2 etcd_propagation_bench >/dev/null
+trees=("current:$build/bench/etcd_propagation_bench")
+if [[ -n "$baseline" ]]; then
+  source "$root/bench/baseline_tree.sh"
+  prepare_baseline "$root" "$baseline" etcd_propagation_bench
+  trees=("baseline:$baseline_bin" "${trees[@]}")
+fi
 mkdir -p "$out"
-
-# Two free loopback ports (client, peer). Another process may take one
-# before etcd binds it; etcd then fails to start and we say so.
-read -r client_port peer_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(2)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-')
-client_url="http://127.0.0.1:$client_port"
-peer_url="http://127.0.0.1:$peer_port"
-data_dir="$(mktemp -d /tmp/orasi-etcd-bench.XXXXXX)"
 
 echo
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), load average" \
@@ -93,48 +93,84 @@ echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), nproc $(nproc), load average" \
 echo "   tree: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')" \
   "+ uncommitted:" \
   "$(git -C "$root" status --short 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
-echo "   etcd at $client_url, data in $data_dir"
+[[ -n "$baseline" ]] && echo "   baseline: $(git -C "$root" rev-parse --short "$baseline")"
 
-etcd --name default --data-dir "$data_dir/data" \
-  --listen-client-urls "$client_url" --advertise-client-urls "$client_url" \
-  --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
-  --initial-cluster "default=$peer_url" --initial-cluster-state new \
-  >"$out/$label.etcd.log" 2>&1 &
-etcd_pid=$!
-
-healthy=0
-for ((i = 0; i < 100; ++i)); do
-  if ! kill -0 "$etcd_pid" 2>/dev/null; then
-    break
-  fi
-  if etcdctl --endpoints "$client_url" --dial-timeout=1s endpoint health \
-    >/dev/null 2>&1; then
-    healthy=1
-    break
-  fi
-  sleep 0.1
-done
-if ((!healthy)); then
+# Starts a fresh single-member etcd on free loopback ports; sets client_url,
+# etcd_pid and data_dir. Its log goes to $1.
+start_etcd() {
+  # Two free loopback ports (client, peer). Another process may take one
+  # before etcd binds it; etcd then fails to start and we say so.
+  read -r client_port peer_port < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+')
+  client_url="http://127.0.0.1:$client_port"
+  local peer_url="http://127.0.0.1:$peer_port"
+  data_dir="$(mktemp -d /tmp/orasi-etcd-bench.XXXXXX)"
+  echo "   etcd at $client_url, data in $data_dir"
+  etcd --name default --data-dir "$data_dir/data" \
+    --listen-client-urls "$client_url" --advertise-client-urls "$client_url" \
+    --listen-peer-urls "$peer_url" --initial-advertise-peer-urls "$peer_url" \
+    --initial-cluster "default=$peer_url" --initial-cluster-state new \
+    >"$1" 2>&1 &
+  etcd_pid=$!
+  local i
+  for ((i = 0; i < 100; ++i)); do
+    if ! kill -0 "$etcd_pid" 2>/dev/null; then
+      break
+    fi
+    if etcdctl --endpoints "$client_url" --dial-timeout=1s endpoint health \
+      >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
   echo "etcd did not become healthy; its log:" >&2
-  tail -20 "$out/$label.etcd.log" >&2
+  tail -20 "$1" >&2
   exit 1
-fi
+}
 
-echo
-echo "-- $label: $puts puts (registry holds $background + up to $puts" \
-  "services), initial sync of $sync_services services x $runs runs"
-# In the background and waited for, so that a signal runs the trap at once
-# (bash defers traps until a foreground child ends).
-"$bin/etcd_propagation_bench" --etcd "$client_url" --puts "$puts" \
-  --background "$background" --sync-services "$sync_services" \
-  --runs "$runs" "$@" >"$out/$label.json" 2>"$out/$label.log" &
-bench_pid=$!
-status=0
-wait "$bench_pid" || status=$?
-bench_pid=""
-sed 's/^/   /' "$out/$label.log"
-if ((status != 0)); then
-  echo "etcd_propagation_bench failed (status $status)" >&2
-  exit "$status"
-fi
-echo "   JSON: $out/$label.json"
+stop_etcd() {
+  if [[ -n "$etcd_pid" ]] && kill -0 "$etcd_pid" 2>/dev/null; then
+    kill -TERM "$etcd_pid" 2>/dev/null || true
+    wait "$etcd_pid" 2>/dev/null || true
+  fi
+  etcd_pid=""
+  [[ -n "$data_dir" ]] && rm -rf "$data_dir"
+  data_dir=""
+}
+
+for ((k = 0; k < ${#sizes[@]}; ++k)); do
+  background="${sizes[k]}"
+  puts="${puts_list[k]:-${puts_list[-1]}}"
+  sync=0
+  ((k == 0)) && sync="$sync_services"
+  for tree in "${trees[@]}"; do
+    name="${tree%%:*}"
+    bin="${tree#*:}"
+    base="$out/$label-$name-$background"
+    echo
+    echo "-- $name: $puts puts, $background background services" \
+      "$( ((sync > 0)) && echo ", initial sync of $sync services x $runs runs")"
+    start_etcd "$base.etcd.log"
+    # In the background and waited for, so that a signal runs the trap at
+    # once (bash defers traps until a foreground child ends).
+    "$bin" --etcd "$client_url" --etcd-pid "$etcd_pid" --puts "$puts" \
+      --background "$background" --sync-services "$sync" \
+      --runs "$runs" "$@" >"$base.json" 2>"$base.log" &
+    bench_pid=$!
+    status=0
+    wait "$bench_pid" || status=$?
+    bench_pid=""
+    stop_etcd
+    sed 's/^/   /' "$base.log"
+    if ((status != 0)); then
+      echo "etcd_propagation_bench failed (status $status)" >&2
+      exit "$status"
+    fi
+    echo "   JSON: $base.json"
+  done
+done
