@@ -540,15 +540,18 @@
       return;
     }
     try {
-      const res = await fetch('/v1/transitions?since=' + view.lastSequence,
+      const since = view.lastSequence;
+      const res = await fetch('/v1/transitions?since=' + since,
                               {cache: 'no-store'});
       if (!res.ok) return;
       const body = await res.json();
+      // Another answer was applied meanwhile: this one is stale.
+      if (since !== view.lastSequence) return;
       view.capacity = Number(body.capacity) || view.capacity;
       const fresh = Array.isArray(body.transitions) ? body.transitions : [];
       if (fresh.length > 0) {
         // A restarted server counts from 1 again: start over.
-        if (Number(fresh[0].seq) <= view.lastSequence) view.transitions = [];
+        if (Number(fresh[0].seq) <= since) view.transitions = [];
         view.transitions.push(...fresh);
         view.transitions.splice(0, view.transitions.length - view.capacity);
         view.lastSequence = Number(fresh[fresh.length - 1].seq);
@@ -731,9 +734,18 @@
     }
   }
 
+  // One refresh at a time: on a slow server a refresh can outlast the
+  // period, and two overlapping ones would apply the same transitions twice.
+  let refreshing = false;
   async function refreshSlow() {
-    await refreshMetrics();
-    await refreshTransitions();
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      await refreshMetrics();
+      await refreshTransitions();
+    } finally {
+      refreshing = false;
+    }
   }
 
   // -- live registry -------------------------------------------------------
