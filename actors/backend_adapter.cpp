@@ -103,13 +103,27 @@ void forward_as_delta(backend_pointer self, backends::source_listing& listing) {
   caf::anon_send(st.registry, std::move(delta));
 }
 
+/// Sends a full listing as it is: the registry replaces what it holds.
+void forward_as_snapshot(backend_pointer self,
+                         backends::source_listing& listing) {
+  auto& st = self->state;
+  st.forwarded().accept_listing(listing.services, listing.unreadable);
+  st.registry_synced = true;
+  caf::anon_send(st.registry,
+                 backend_snapshot{std::move(listing.services), listing.revision,
+                                  std::move(listing.unreadable)});
+}
+
 void forward_update(backend_pointer self, backends::source_update update) {
   auto& st = self->state;
   auto& listing = update.listing;
   if (update.full) {
     if (auto err = check_listing(st, listing))
       return handle_poll_error(self, err);
-    forward_as_delta(self, listing);
+    if (st.registry_synced)
+      forward_as_delta(self, listing);
+    else
+      forward_as_snapshot(self, listing);
     return;
   }
   drop_changes_over_limits(st, listing.services, update.removals);
@@ -121,7 +135,8 @@ void forward_update(backend_pointer self, backends::source_update update) {
 void poll_source(backend_pointer self) {
   auto& st = self->state;
   auto now = self->clock().now();
-  auto refresh_due = now - st.last_listing >= st.options.refresh_interval;
+  auto refresh_due = now - st.last_listing >= st.options.refresh_interval ||
+                     !st.registry_synced;
   auto update = next_update(st, refresh_due);
   if (!update) {
     handle_poll_error(self, update.error());
@@ -150,6 +165,7 @@ publish_listing(backend_pointer self,
   self->state.forwarded().accept_listing(listing->services,
                                          listing->unreadable);
   self->state.last_listing = self->clock().now();
+  self->state.registry_synced = true;
   return self->delegate(self->state.registry,
                         backend_snapshot{std::move(listing->services),
                                          listing->revision,
@@ -217,6 +233,7 @@ backend_actor::behavior_type backend_adapter(backend_pointer self,
       },
       [self](attach_atom, registry_actor& registry) {
         self->state.registry = std::move(registry);
+        self->state.registry_synced = false; // until a listing reaches it
         // The new registry learns reachability from scratch.
         if (self->state.stale.value_or(false))
           caf::anon_send(self->state.registry,

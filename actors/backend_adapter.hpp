@@ -67,6 +67,11 @@ struct backend_state {
   // left the registry marked stale).
   std::optional<bool> stale;
   uint64_t rejected_updates = 0; // invalid content seen by poll()
+  // Whether `registry` was sent a full listing. A registry takes deltas
+  // only after one, and a restarted registry whose resync failed would
+  // otherwise drop every change: until then a full listing is due at each
+  // poll, and it goes as a backend_snapshot, not as a delta.
+  bool registry_synced = false;
   limit_tracker& forwarded() { return *options.forwarded; }
   static inline const char* name = "orasi.backend";
 };

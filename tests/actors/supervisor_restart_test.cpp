@@ -126,6 +126,33 @@ TEST_CASE_METHOD(running_fixture,
 }
 
 TEST_CASE_METHOD(running_fixture,
+                 "a restarted registry whose resync fails gets a full "
+                 "listing at the backend's next poll",
+                 "[supervisor][restart]") {
+  auto old_registry = children(sup).first;
+  source->fail_next_list =
+      make_error(errc::backend_unavailable, "etcd briefly away");
+  crash(old_registry.address());
+  advance(100ms); // the registry is back; its resync fails
+  REQUIRE(children(sup).first);
+  REQUIRE(children(sup).first != old_registry);
+  REQUIRE(store->load()->version == 1);
+  // A change the new registry must see, with no delta to carry it: only a
+  // full listing can, and it must not wait for the refresh interval (30 s).
+  source->services["api-2"] = make_service("api", {"http://127.0.0.3:80"});
+  run_for(2s);
+  auto snapshot = store->load();
+  CHECK(snapshot->services.count("api-2") == 1);
+  CHECK(snapshot->version == 2);
+  // Deltas and verdicts reach it again.
+  send_outcome("http://127.0.0.1:80", true);
+  send_outcome("http://127.0.0.1:80", true);
+  CHECK(store->load()->services.at("api-1").endpoints.at(0).health_status ==
+        EndpointHealthStatus::Healthy);
+  CHECK(store->load()->version == 3);
+}
+
+TEST_CASE_METHOD(running_fixture,
                  "children that end during stop are not "
                  "restarted",
                  "[supervisor][restart]") {
