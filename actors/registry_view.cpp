@@ -77,8 +77,9 @@ void registry_view::endpoint_added(const endpoint_key& key) {
 
 void registry_view::endpoint_removed(const endpoint_key& key) {
   endpoints_.erase(key);
-  // An endpoint that comes back starts from what the backend declares.
-  probed_.erase(key);
+  // Its verdict goes when the removal is published (take_changes): one that
+  // comes back within the same publication is no endpoint change, so the
+  // supervisor keeps its probe and verdict, and so does this view.
   if (added_.erase(key) == 0)
     removed_.insert(key);
 }
@@ -112,7 +113,11 @@ void registry_view::replace_backend(ServiceMap listing,
 
 void registry_view::replace_all(ServiceMap listing) {
   // Compared with what was published: all that a restarted registry knows
-  // of its predecessor's backend data (the same endpoints).
+  // of its predecessor's backend data (the same endpoints). Deltas taken
+  // before this listing were told against an empty backend: what they
+  // noted is not relative to what was published, so it goes.
+  added_.clear();
+  removed_.clear();
   for (const auto& [id, service] : merged_)
     if (listing.count(id) == 0)
       note_backend_change(id, &service, nullptr);
@@ -231,6 +236,9 @@ RegistryChanges registry_view::take_changes() {
   for (const auto& id : dirty_)
     refresh(id, out);
   dirty_.clear();
+  // An endpoint that comes back later starts from what the backend declares.
+  for (const auto& key : removed_)
+    probed_.erase(key);
   out.endpoints_added.assign(added_.begin(), added_.end());
   out.endpoints_removed.assign(removed_.begin(), removed_.end());
   added_.clear();

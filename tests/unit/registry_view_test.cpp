@@ -200,10 +200,63 @@ TEST_CASE("registry view: verdicts of endpoints that leave are dropped",
   backend_delta drop;
   drop.removals = {"a"};
   view.apply_delta(drop);
+  CHECK(view.take_changes().endpoints_removed == keys{{"a", url_1}});
   CHECK(view.verdicts().count({"a", url_1}) == 0);
   auto back = upsert("a", service("a", {url_1}));
   view.apply_delta(back);
-  view.take_changes();
+  CHECK(view.take_changes().endpoints_added == keys{{"a", url_1}});
   // It starts from Unknown again, not from the old verdict.
   CHECK(view.services().at("a").endpoints.at(0).health_status == H::Unknown);
+}
+
+TEST_CASE("registry view: an endpoint that leaves and comes back within one "
+          "publication keeps its verdict, as the supervisor keeps its probe",
+          "[registry][changes]") {
+  auto view = listed_view({true, false});
+  view.set_verdict({"a", url_1}, {H::Healthy, false});
+  view.take_changes();
+  // One delta that removes and re-adds a, and the same over two deltas.
+  auto both = upsert("a", service("a", {url_1}));
+  both.removals = {"a"};
+  view.apply_delta(both);
+  auto changes = view.take_changes();
+  CHECK(changes.endpoints_added.empty());
+  CHECK(changes.endpoints_removed.empty());
+  CHECK(view.services().at("a").endpoints.at(0).health_status == H::Healthy);
+  backend_delta drop;
+  drop.removals = {"a"};
+  view.apply_delta(drop);
+  auto back = upsert("a", service("a", {url_1}));
+  view.apply_delta(back);
+  changes = view.take_changes();
+  CHECK(changes.endpoints_added.empty());
+  CHECK(changes.endpoints_removed.empty());
+  CHECK(view.services().at("a").endpoints.at(0).health_status == H::Healthy);
+  CHECK(view.routable().count("a") == 1);
+}
+
+TEST_CASE("registry view: deltas taken before a restarted registry's first "
+          "listing add no endpoint the listing lacks",
+          "[registry][changes]") {
+  RegistrySnapshot published;
+  published.version = 3;
+  {
+    auto old = listed_view();
+    published.services = old.services();
+    published.healthy = old.routable();
+  }
+  registry_view view{{}};
+  view.start_from(published);
+  // A poll's delta reaches the new registry before its listing.
+  auto early = upsert("x", service("x", {url_2}));
+  view.apply_delta(early);
+  view.replace_backend({{"a", service("a", {url_1})},
+                        {"b", service("b", {url_2})},
+                        {"c", service("c", {url_3})}},
+                       {}, true);
+  auto changes = view.take_changes();
+  CHECK(changes.endpoints_added.empty());
+  CHECK(changes.endpoints_removed.empty());
+  CHECK(changes.added.empty());
+  CHECK(view.services().count("x") == 0);
 }
