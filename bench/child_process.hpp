@@ -48,7 +48,8 @@ inline int wait_for(pid_t pid) {
 }
 
 /// Runs `args` with stdout on /dev/null; its wall time from spawn to exit.
-inline std::chrono::steady_clock::duration time_command(const std::vector<std::string>& args) {
+inline std::chrono::steady_clock::duration
+time_command(const std::vector<std::string>& args) {
   int null_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (null_fd < 0)
     throw std::runtime_error("cannot open /dev/null");

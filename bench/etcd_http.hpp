@@ -50,9 +50,10 @@ public:
   void put_all(const std::vector<std::pair<std::string, std::string>>& kvs) {
     boost::json::array ops;
     for (const auto& [key, value] : kvs)
-      ops.emplace_back(boost::json::object{
-          {"request_put",
-           {{"key", backends::base64_encode(key)}, {"value", backends::base64_encode(value)}}}});
+      ops.emplace_back(
+          boost::json::object{{"request_put",
+                               {{"key", backends::base64_encode(key)},
+                                {"value", backends::base64_encode(value)}}}});
     boost::json::object txn;
     txn["success"] = std::move(ops);
     post("/v3/kv/txn", boost::json::serialize(txn));

@@ -62,6 +62,7 @@
 #include "backends/base64.hpp"
 #include "backends/etcd_wire.hpp"
 #include "bench/bench_cli.hpp"
+#include "bench/bench_stats.hpp"
 #include "bench/child_process.hpp"
 #include "bench/etcd_http.hpp"
 #include "bench/proc_stats.hpp"
@@ -146,32 +147,8 @@ orasi::ServiceInfo make_service(size_t i) {
   return info;
 }
 
-struct percentiles {
-  size_t count = 0;
-  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-/// Nearest-rank percentiles.
-percentiles summarize(std::vector<double> xs) {
-  percentiles result;
-  result.count = xs.size();
-  if (xs.empty())
-    return result;
-  std::sort(xs.begin(), xs.end());
-  auto rank = [&](double p) {
-    auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(xs.size())));
-    return xs[std::clamp<size_t>(i, 1, xs.size()) - 1];
-  };
-  result.p50 = rank(0.50);
-  result.p90 = rank(0.90);
-  result.p99 = rank(0.99);
-  result.max = xs.back();
-  double sum = 0;
-  for (double x : xs)
-    sum += x;
-  result.mean = sum / static_cast<double>(xs.size());
-  return result;
-}
+using orasi::bench::percentiles;
+using orasi::bench::summarize;
 
 boost::json::object to_json(const percentiles& p) {
   return {{"count", p.count}, {"p50", p.p50}, {"p90", p.p90},
@@ -192,8 +169,8 @@ orasi::GatewayConfig etcd_config(const bench_options& opts,
               std::max(opts.sync_services, size_t{1000});
   sd.limits.max_services =
       std::max<uint32_t>(sd.limits.max_services, static_cast<uint32_t>(most));
-  sd.limits.max_endpoints = std::max<uint32_t>(
-      sd.limits.max_endpoints, static_cast<uint32_t>(3 * most));
+  sd.limits.max_endpoints = std::max<uint32_t>(sd.limits.max_endpoints,
+                                               static_cast<uint32_t>(3 * most));
   if (opts.refresh_s > 0)
     sd.refresh_interval = std::chrono::duration_cast<orasi::Duration>(
         std::chrono::duration<double>(opts.refresh_s));
@@ -282,10 +259,9 @@ struct observed {
 template <class D, class = void>
 struct has_service_entry : std::false_type {};
 template <class D>
-struct has_service_entry<D, std::void_t<decltype(std::declval<const D&>()
-                                                     .get_service_entry(
-                                                         std::string{}))>>
-    : std::true_type {};
+struct has_service_entry<
+    D, std::void_t<decltype(std::declval<const D&>().get_service_entry(
+           std::string{}))>> : std::true_type {};
 
 template <class D>
 bool visible_in_process(const D& discovery, const std::string& id) {
@@ -336,8 +312,7 @@ boost::json::object run_propagation(const bench_options& opts) {
       discovery.subscribe([&seen](const orasi::SnapshotPtr& snapshot) {
         seen.on_snapshot(*snapshot);
       });
-  etcdctl_watch etcdctl_watcher{opts.etcdctl, opts.etcd, services_prefix,
-                                seen};
+  etcdctl_watch etcdctl_watcher{opts.etcdctl, opts.etcd, services_prefix, seen};
   gateway_watch gateway_watcher{opts.etcd, services_prefix, seen};
   auto admin_client = std::make_shared<admin_probe>(admin.port());
   std::optional<poller> read_poller, admin_poller;
@@ -396,11 +371,10 @@ boost::json::object run_propagation(const bench_options& opts) {
   for (size_t i = 0; i < opts.warmup; ++i, ++warm)
     put_and_wait(format_id("w", warm), warm, timeout, false);
 
-  std::vector<pid_t> bench_tids{proc::this_thread_id(),
-                                read_poller->thread_id(),
-                                admin_poller->thread_id(),
-                                gateway_watcher.thread_id(),
-                                etcdctl_watcher.thread_id()};
+  std::vector<pid_t> bench_tids{
+      proc::this_thread_id(), read_poller->thread_id(),
+      admin_poller->thread_id(), gateway_watcher.thread_id(),
+      etcdctl_watcher.thread_id()};
   auto probes_before = admin_poller->probes();
   auto cpu_before = cpu_sample::take(bench_tids, opts.etcd_pid);
   auto started = steady::now();
@@ -446,48 +420,46 @@ boost::json::object run_propagation(const bench_options& opts) {
   auto process_ns = cpu_after.process - cpu_before.process;
   auto bench_ns = cpu_after.bench_threads - cpu_before.bench_threads;
   double bg = static_cast<double>(std::max<size_t>(1, opts.background));
-  return {
-      {"puts", opts.puts},
-      {"warmup_puts", warm},
-      {"background_services", opts.background},
-      {"background_load_s", seconds(load_time)},
-      {"start_s", seconds(start_time)},
-      {"services_in_registry_at_end", in_registry},
-      {"elapsed_s", seconds(elapsed)},
-      {"orasi_read_api", has_service_entry<orasi::ServiceDiscovery>::value
-                             ? "get_service_entry"
-                             : "get_service"},
-      {"poll_us", opts.poll_us},
-      {"put_rtt_us", to_json(summarize(put_us))},
-      {"latency_us", std::move(by_observer)},
-      {"p99_over_etcdctl_watch_p99", std::move(ratios)},
-      {"misses", std::move(misses)},
-      {"orasi_minus_etcdctl_us",
-       to_json(latencies[orasi_callback].minus(latencies[etcdctl]))},
-      {"admin_minus_etcdctl_us",
-       to_json(latencies[admin_get].minus(latencies[etcdctl]))},
-      {"by_quarter", std::move(quarters)},
-      {"admin_gets_per_put",
-       static_cast<double>(admin_gets) / static_cast<double>(opts.puts)},
-      {"admin_errors", admin_client->errors()},
-      // Process CPU minus the benchmark's threads (puts, watches, pollers):
-      // orasi's actors, its etcd client and the admin server answering the
-      // poller.
-      {"orasi_cpu_us_per_put", per_put(process_ns - bench_ns)},
-      {"bench_threads_cpu_us_per_put", per_put(bench_ns)},
-      {"etcd_cpu_us_per_put",
-       per_put(cpu_after.etcd - cpu_before.etcd)},
-      {"context_switches_per_put",
-       static_cast<double>(cpu_after.switches - cpu_before.switches) /
-           static_cast<double>(opts.puts)},
-      {"rss_before", rss_before},
-      {"rss_after_start", rss_started},
-      {"rss_at_end", rss_end},
-      {"rss_bytes_per_background_service",
-       static_cast<double>(rss_started - rss_before) / bg},
-      {"reconnects", metrics.reconnects},
-      {"relists", metrics.relists},
-      {"unreadable_values", metrics.unreadable_values}};
+  return {{"puts", opts.puts},
+          {"warmup_puts", warm},
+          {"background_services", opts.background},
+          {"background_load_s", seconds(load_time)},
+          {"start_s", seconds(start_time)},
+          {"services_in_registry_at_end", in_registry},
+          {"elapsed_s", seconds(elapsed)},
+          {"orasi_read_api", has_service_entry<orasi::ServiceDiscovery>::value
+                                 ? "get_service_entry"
+                                 : "get_service"},
+          {"poll_us", opts.poll_us},
+          {"put_rtt_us", to_json(summarize(put_us))},
+          {"latency_us", std::move(by_observer)},
+          {"p99_over_etcdctl_watch_p99", std::move(ratios)},
+          {"misses", std::move(misses)},
+          {"orasi_minus_etcdctl_us",
+           to_json(latencies[orasi_callback].minus(latencies[etcdctl]))},
+          {"admin_minus_etcdctl_us",
+           to_json(latencies[admin_get].minus(latencies[etcdctl]))},
+          {"by_quarter", std::move(quarters)},
+          {"admin_gets_per_put",
+           static_cast<double>(admin_gets) / static_cast<double>(opts.puts)},
+          {"admin_errors", admin_client->errors()},
+          // Process CPU minus the benchmark's threads (puts, watches, pollers):
+          // orasi's actors, its etcd client and the admin server answering the
+          // poller.
+          {"orasi_cpu_us_per_put", per_put(process_ns - bench_ns)},
+          {"bench_threads_cpu_us_per_put", per_put(bench_ns)},
+          {"etcd_cpu_us_per_put", per_put(cpu_after.etcd - cpu_before.etcd)},
+          {"context_switches_per_put",
+           static_cast<double>(cpu_after.switches - cpu_before.switches) /
+               static_cast<double>(opts.puts)},
+          {"rss_before", rss_before},
+          {"rss_after_start", rss_started},
+          {"rss_at_end", rss_end},
+          {"rss_bytes_per_background_service",
+           static_cast<double>(rss_started - rss_before) / bg},
+          {"reconnects", metrics.reconnects},
+          {"relists", metrics.relists},
+          {"unreadable_values", metrics.unreadable_values}};
 }
 
 // -- initial sync -------------------------------------------------------------
@@ -619,7 +591,8 @@ boost::json::object run_initial_sync(const bench_options& opts) {
       "defaults: 1000 puts after 20 warm-up puts, 0 background services,\n"
       "10000 sync services, 5 runs, pauses 0-5000 us, timeout 5 s, 4 "
       "writers,\nTCP_NODELAY on the benchmark's own connections, the "
-      "library's refresh\ninterval, prefixes /orasi and /orasi-sync, pollers 100 us apart\n",
+      "library's refresh\ninterval, prefixes /orasi and /orasi-sync, pollers "
+      "100 us apart\n",
       program);
   std::exit(status);
 }
@@ -705,8 +678,9 @@ void print_summary(const boost::json::object& result) {
     for (size_t who = 0; who < observers; ++who) {
       auto name = to_string(static_cast<observer>(who));
       print_latencies(name, o.at("latency_us").at(name));
-      std::fprintf(stderr, "  %-24s p99 / etcdctl watch p99 %.2f, misses %.0f\n",
-                   "", number(o.at("p99_over_etcdctl_watch_p99"), name),
+      std::fprintf(stderr,
+                   "  %-24s p99 / etcdctl watch p99 %.2f, misses %.0f\n", "",
+                   number(o.at("p99_over_etcdctl_watch_p99"), name),
                    number(o.at("misses"), name));
     }
     print_latencies("orasi_callback - etcdctl", o.at("orasi_minus_etcdctl_us"));

@@ -101,9 +101,8 @@ public:
   /// yet, and returns it; nothing once stop() was called.
   std::optional<std::string> wanted_by(observer who) {
     std::unique_lock<std::mutex> lock{mutex_};
-    wanted_cv_.wait(lock, [&] {
-      return stopping_ || (!expected_.empty() && !seen_[who]);
-    });
+    wanted_cv_.wait(
+        lock, [&] { return stopping_ || (!expected_.empty() && !seen_[who]); });
     if (stopping_)
       return std::nullopt;
     return expected_;
@@ -233,13 +232,13 @@ private:
 /// only searched for the expected key.
 class gateway_watch {
 public:
-  gateway_watch(const std::string& etcd_url,
-                const std::string& services_prefix, arrivals& sink)
+  gateway_watch(const std::string& etcd_url, const std::string& services_prefix,
+                arrivals& sink)
       : client_(etcd_url), sink_(sink) {
     boost::json::object create{
         {"key", backends::base64_encode(services_prefix)},
-        {"range_end", backends::base64_encode(backends::etcd::prefix_range_end(
-                          services_prefix))}};
+        {"range_end", backends::base64_encode(
+                          backends::etcd::prefix_range_end(services_prefix))}};
     boost::json::object request{{"create_request", std::move(create)}};
     body_ = boost::json::serialize(request);
     client_.set_read_timeout(std::chrono::hours(1));

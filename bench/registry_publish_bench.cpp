@@ -46,6 +46,7 @@
 
 #include "actors/registry.hpp"
 #include "bench/bench_cli.hpp"
+#include "bench/bench_stats.hpp"
 #include "bench/proc_stats.hpp"
 #include "messages/type_registration.hpp"
 
@@ -67,7 +68,8 @@ struct bench_options {
   unsigned seed = 14;
 };
 
-// -- data ----------------------------------------------------------------------
+// -- data
+// ----------------------------------------------------------------------
 
 std::string format(const char* fmt, size_t a, size_t b = 0, size_t c = 0) {
   char buffer[96];
@@ -75,7 +77,9 @@ std::string format(const char* fmt, size_t a, size_t b = 0, size_t c = 0) {
   return buffer;
 }
 
-std::string service_id(size_t i) { return format("svc-%06zu", i); }
+std::string service_id(size_t i) {
+  return format("svc-%06zu", i);
+}
 
 /// Service `i` as a deployment registers it: endpoints with zone, instance
 /// and pod metadata, owner metadata on the service (like read_path_bench).
@@ -87,9 +91,9 @@ orasi::ServiceInfo make_service(size_t i, size_t endpoints) {
   service.name = std::string{teams[i % 5]} + format("-api-%zu", i / 5);
   for (size_t j = 0; j < endpoints; ++j) {
     orasi::ServiceEndpoint endpoint;
-    endpoint.url = format("http://127.%zu.%zu.%zu", i / 250 % 256, i % 250,
-                          10 + j % 240) +
-                   format(":%zu/e%zu", 8000 + i % 100, j);
+    endpoint.url =
+        format("http://127.%zu.%zu.%zu", i / 250 % 256, i % 250, 10 + j % 240) +
+        format(":%zu/e%zu", 8000 + i % 100, j);
     endpoint.weight = j == 0 ? 2 : 1;
     endpoint.health_status = orasi::EndpointHealthStatus::Healthy;
     endpoint.metadata = {
@@ -105,32 +109,11 @@ orasi::ServiceInfo make_service(size_t i, size_t endpoints) {
   return service;
 }
 
-// -- statistics ----------------------------------------------------------------
+// -- statistics
+// ----------------------------------------------------------------
 
-struct percentiles {
-  double p50 = 0, p90 = 0, p99 = 0, max = 0, mean = 0;
-};
-
-/// Nearest-rank percentiles.
-percentiles summarize(std::vector<double> xs) {
-  percentiles result;
-  if (xs.empty())
-    return result;
-  std::sort(xs.begin(), xs.end());
-  auto rank = [&](double p) {
-    auto i = static_cast<size_t>(std::ceil(p * static_cast<double>(xs.size())));
-    return xs[std::clamp<size_t>(i, 1, xs.size()) - 1];
-  };
-  result.p50 = rank(0.50);
-  result.p90 = rank(0.90);
-  result.p99 = rank(0.99);
-  result.max = xs.back();
-  double sum = 0;
-  for (double x : xs)
-    sum += x;
-  result.mean = sum / static_cast<double>(xs.size());
-  return result;
-}
+using orasi::bench::percentiles;
+using orasi::bench::summarize;
 
 std::string to_json(const percentiles& p) {
   std::ostringstream out;
@@ -159,7 +142,8 @@ struct phase_result {
   }
 };
 
-// -- the registry, driven --------------------------------------------------------
+// -- the registry, driven
+// --------------------------------------------------------
 
 class driver {
 public:
@@ -173,13 +157,13 @@ public:
     options.health_batch_window = caf::timespan{0};
     registry_ = sys.spawn(orasi::registry,
                           std::make_shared<orasi::snapshot_store>(), options);
-    self_->request(registry_, caf::infinite, orasi::subscribe_atom::value,
-                   caf::actor_cast<caf::actor>(self_))
+    self_
+        ->request(registry_, caf::infinite, orasi::subscribe_atom::value,
+                  caf::actor_cast<caf::actor>(self_))
         .receive([](uint64_t) {}, [](caf::error& e) { fail("subscribe", e); });
     orasi::backend_snapshot listing;
     for (size_t i = 0; i < opts_.services; ++i)
-      listing.services.emplace(service_id(i),
-                               make_service(i, opts_.endpoints));
+      listing.services.emplace(service_id(i), make_service(i, opts_.endpoints));
     listing.revision = 1;
     auto t0 = steady::now();
     uint64_t version = 0;
@@ -233,7 +217,9 @@ public:
     });
   }
 
-  void stop() { caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown); }
+  void stop() {
+    caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  }
 
 private:
   [[noreturn]] static void fail(const char* what, const caf::error& e) {
@@ -250,10 +236,11 @@ private:
             done = snapshot->version >= version;
             snapshot.reset();
           },
-          caf::after(std::chrono::seconds(60)) >> [] {
-            std::fprintf(stderr, "no snapshot within 60 s\n");
-            std::exit(1);
-          });
+          caf::after(std::chrono::seconds(60)) >>
+              [] {
+                std::fprintf(stderr, "no snapshot within 60 s\n");
+                std::exit(1);
+              });
   }
 
   /// Waits until the registry handled everything queued before this.
@@ -297,7 +284,8 @@ private:
   std::map<std::pair<size_t, size_t>, bool> unhealthy_; // flipped state
 };
 
-// -- setup ---------------------------------------------------------------------
+// -- setup
+// ---------------------------------------------------------------------
 
 [[noreturn]] void usage(const char* program, int status) {
   std::fprintf(status == 0 ? stdout : stderr,
@@ -332,8 +320,7 @@ bench_options parse_args(int argc, char** argv) {
       if (value != "block" && value != "poll")
         args.fail();
       opts.idle_workers_block = value == "block";
-    }
-    else
+    } else
       return false;
     return true;
   });
@@ -368,8 +355,8 @@ int main(int argc, char** argv) {
     auto deltas = bench.deltas();
     auto rss2 = rss_bytes();
     bench.stop();
-    double per_service = static_cast<double>(rss1 - rss0) /
-                         static_cast<double>(opts.services);
+    double per_service =
+        static_cast<double>(rss1 - rss0) / static_cast<double>(opts.services);
     std::ostringstream out;
     out << "{\"idle_workers\":\""
         << (opts.idle_workers_block ? "block" : "poll") << "\""
@@ -382,12 +369,13 @@ int main(int argc, char** argv) {
     json = out.str();
     auto line = [](const char* name, const phase_result& r) {
       auto wall = summarize(r.wall_us), cpu = summarize(r.cpu_us);
-      std::fprintf(stderr,
-                   "  %-6s cpu p50 %9.1f p99 %9.1f mean %9.1f us | wall p50 "
-                   "%9.1f p99 %9.1f us | %.1f switches/op\n",
-                   name, cpu.p50, cpu.p99, cpu.mean, wall.p50, wall.p99,
-                   static_cast<double>(r.switches) /
-                       static_cast<double>(std::max<size_t>(1, r.wall_us.size())));
+      std::fprintf(
+          stderr,
+          "  %-6s cpu p50 %9.1f p99 %9.1f mean %9.1f us | wall p50 "
+          "%9.1f p99 %9.1f us | %.1f switches/op\n",
+          name, cpu.p50, cpu.p99, cpu.mean, wall.p50, wall.p99,
+          static_cast<double>(r.switches) /
+              static_cast<double>(std::max<size_t>(1, r.wall_us.size())));
     };
     std::fprintf(stderr,
                  "%zu x %zu: first listing %.1f ms, RSS %.0f B/service "
