@@ -89,6 +89,10 @@ AdvancedHealthChecker::check(const std::string& endpoint_url) const {
     auto outcome = attempt_once(engine, *target, config_.timeout, attempt + 1);
     if (judge(outcome, config_, result))
       break;
+    // As in the probes: a timed-out attempt ends the check (a hang would
+    // hang again); retries are for failures that come back fast.
+    if (outcome.failure == probe_failure::timeout)
+      break;
   }
   return result;
 }

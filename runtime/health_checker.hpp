@@ -32,8 +32,9 @@ public:
   const HealthCheckConfig& config() const { return config_; }
 
   /// Checks `endpoint_url` joined with the path now: up to 1 + retries
-  /// attempts with retry_backoff between them. Blocks the caller (never call
-  /// it from an actor). Never throws for a failing endpoint.
+  /// attempts with retry_backoff between them; an attempt that times out
+  /// ends the check. Blocks the caller (never call it from an actor). Never
+  /// throws for a failing endpoint.
   CheckResult check(const std::string& endpoint_url) const;
 
   /// One check of `endpoint`, fed into the thresholds this checker keeps per

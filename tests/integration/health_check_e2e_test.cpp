@@ -225,6 +225,13 @@ TEST_CASE("health checks: the spec's checkers check one endpoint now",
                                 std::to_string(test::refused_port()));
   CHECK_FALSE(refused.passed);
   CHECK(refused.status == 0);
+  CHECK(refused.attempts == 3); // a fast failure: retried
+  // A timed-out attempt ends its check: one timeout, not 1 + retries.
+  server.set_behavior(server_behavior::blackhole());
+  auto hung = advanced.check(url_of(server));
+  CHECK_FALSE(hung.passed);
+  CHECK(hung.attempts == 1);
+  CHECK_THAT(hung.reason, Catch::StartsWith("no response within"));
   // Thresholds 2/3: one pass from Unknown is not yet Healthy.
   server.set_behavior(server_behavior::answer(200));
   CHECK(advanced.check_health(endpoint) == EndpointHealthStatus::Unknown);
