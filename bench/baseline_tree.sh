@@ -7,8 +7,13 @@
 # bench/ sources the benchmarks need into it (bench/CMakeLists.txt and the
 # benchmark files; the library stays REF's), builds TARGET in Release in its
 # own build-bench/, and sets baseline_bin to the binary.
+#
+#   bench_trees ROOT BASELINE TARGET CURRENT_BIN
+# sets trees to "label:binary" pairs: the baseline's (when BASELINE is not
+# empty, built by prepare_baseline) first, then this tree's CURRENT_BIN.
 
-baseline_sources=(CMakeLists.txt bench_cli.hpp proc_stats.hpp child_process.hpp
+baseline_sources=(CMakeLists.txt bench_cli.hpp bench_stats.hpp proc_stats.hpp
+  child_process.hpp
   etcd_http.hpp put_observers.hpp etcd_propagation_bench.cpp
   registry_publish_bench.cpp)
 
@@ -29,4 +34,13 @@ prepare_baseline() {
     >/dev/null
   make -C "$dir/build-bench" -j2 "$target" >/dev/null
   baseline_bin="$dir/build-bench/bench/$target"
+}
+
+bench_trees() {
+  local root="$1" baseline="$2" target="$3" current_bin="$4"
+  trees=("current:$current_bin")
+  if [[ -n "$baseline" ]]; then
+    prepare_baseline "$root" "$baseline" "$target"
+    trees=("baseline:$baseline_bin" "${trees[@]}")
+  fi
 }

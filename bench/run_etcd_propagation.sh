@@ -79,12 +79,9 @@ fi
 run cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release \
   -DORASI_BUILD_TESTS=OFF -DORASI_BUILD_BENCH=ON >/dev/null
 run make -C "$build" -j2 etcd_propagation_bench >/dev/null
-trees=("current:$build/bench/etcd_propagation_bench")
-if [[ -n "$baseline" ]]; then
-  source "$root/bench/baseline_tree.sh"
-  prepare_baseline "$root" "$baseline" etcd_propagation_bench
-  trees=("baseline:$baseline_bin" "${trees[@]}")
-fi
+source "$root/bench/baseline_tree.sh"
+bench_trees "$root" "$baseline" etcd_propagation_bench \
+  "$build/bench/etcd_propagation_bench"
 mkdir -p "$out"
 
 echo

@@ -37,13 +37,9 @@ configure_and_build() { # source dir, build dir
 }
 
 configure_and_build "$root" "$build"
-trees=("current:$build/bench/registry_publish_bench")
-
-if [[ -n "$baseline" ]]; then
-  source "$root/bench/baseline_tree.sh"
-  prepare_baseline "$root" "$baseline" registry_publish_bench
-  trees=("baseline:$baseline_bin" "${trees[@]}")
-fi
+source "$root/bench/baseline_tree.sh"
+bench_trees "$root" "$baseline" registry_publish_bench \
+  "$build/bench/registry_publish_bench"
 
 mkdir -p "$out"
 : >"$out/$label.jsonl"
