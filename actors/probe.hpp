@@ -15,7 +15,7 @@
 #include <caf/typed_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/endpoint_health_tracker.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 #include "actors/probe_metrics.hpp"
 #include "messages/actor_messages.hpp"
 

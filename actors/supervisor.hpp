@@ -14,7 +14,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/backend_adapter.hpp"
-#include "actors/endpoint_health_tracker.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 #include "actors/probe.hpp"
 #include "actors/registry.hpp"
 

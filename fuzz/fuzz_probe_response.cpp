@@ -1,5 +1,5 @@
 // A health check's response as the engine reads it
-// (runtime/probing/probe_response): whatever a server sends, in whatever
+// (probing/probe_response): whatever a server sends, in whatever
 // pieces, the reader must end with a valid status or a failure with a reason,
 // after at most 9 reads (8 interim responses are read past).
 #include <cstddef>

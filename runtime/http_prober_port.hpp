@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "actors/probe.hpp"
-#include "runtime/probing/http_prober.hpp"
+#include "probing/http_prober.hpp"
 
 namespace orasi {
 

@@ -14,7 +14,7 @@
 #include "messages/snapshot.hpp"
 #include "runtime/config/gateway_config.hpp"
 #include "runtime/config/gateway_error.hpp"
-#include "runtime/health_checker.hpp"
+#include "probing/health_checker.hpp"
 
 namespace caf {
 class actor;

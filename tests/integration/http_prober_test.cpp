@@ -20,7 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "runtime/probing/http_prober.hpp"
+#include "probing/http_prober.hpp"
 #include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "backends/http_client.hpp"
 #include "backends/loopback_guard.hpp"
-#include "runtime/probing/http_prober.hpp"
+#include "probing/http_prober.hpp"
 #include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
 

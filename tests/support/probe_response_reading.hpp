@@ -1,4 +1,4 @@
-// Drives runtime/probing/probe_response's reader over bytes in memory, the way
+// Drives probing/probe_response's reader over bytes in memory, the way
 // the prober engine does over a socket: shared by its unit test and its fuzzer.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 
-#include "runtime/probing/probe_response.hpp"
+#include "probing/probe_response.hpp"
 
 namespace orasi::testing {
 

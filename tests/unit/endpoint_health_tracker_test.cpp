@@ -1,7 +1,7 @@
 // The threshold state machine of one endpoint.
 #include <algorithm>
 
-#include "actors/endpoint_health_tracker.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 #include "unit/unit_support.hpp"
 
 using namespace orasi;

@@ -3,7 +3,7 @@
 
 #include "runtime/config/gateway_config.hpp"
 #include "runtime/config/gateway_error.hpp"
-#include "runtime/health_checker.hpp"
+#include "probing/health_checker.hpp"
 #include "unit/unit_support.hpp"
 
 namespace Catch {

@@ -1,4 +1,4 @@
-// The probe response reader (runtime/probing/probe_response) over bytes in
+// The probe response reader (probing/probe_response) over bytes in
 // memory, split into reads of every size from 1 byte up, as a socket may
 // deliver.
 #include <catch2/catch.hpp>

@@ -1,4 +1,4 @@
-#include "runtime/probing/probe_response.hpp"
+#include "probing/probe_response.hpp"
 
 #include <string>
 

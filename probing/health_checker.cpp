@@ -1,13 +1,13 @@
-#include "runtime/health_checker.hpp"
+#include "probing/health_checker.hpp"
 
 #include <future>
 #include <map>
 #include <mutex>
 #include <thread>
 
-#include "actors/endpoint_health_tracker.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 #include "messages/health_rules.hpp"
-#include "runtime/probing/http_prober.hpp"
+#include "probing/http_prober.hpp"
 
 namespace orasi {
 

@@ -1,6 +1,6 @@
 // Reading a health check's response off a connection: the parser's limits,
 // interim (1xx) responses skipped, and what a finished read means. No
-// sockets here, so the prober engine (runtime/probing/http_prober.cpp) and the
+// sockets here, so the prober engine (probing/http_prober.cpp) and the
 // fuzzer (fuzz/fuzz_probe_response.cpp) run the same code on whatever bytes
 // a server sends.
 #pragma once

@@ -1,4 +1,4 @@
-#include "actors/endpoint_health_tracker.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 
 #include <algorithm>
 

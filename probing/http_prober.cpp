@@ -1,12 +1,12 @@
 // The prober engine. Everything below runs on the engine thread except
 // submit(), which only posts; so no state here needs a lock, and the
 // counters are atomics only because other threads read them.
-#include "runtime/probing/http_prober.hpp"
+#include "probing/http_prober.hpp"
 
 #include "backends/loopback_guard.hpp"
-#include "runtime/probing/http_connection_pool.hpp"
-#include "runtime/probing/http_host_cache.hpp"
-#include "runtime/probing/probe_response.hpp"
+#include "probing/http_connection_pool.hpp"
+#include "probing/http_host_cache.hpp"
+#include "probing/probe_response.hpp"
 
 #include <cassert>
 #include <chrono>
