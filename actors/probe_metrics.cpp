@@ -33,6 +33,27 @@ ProbeMetrics probe_metrics::read() const {
   return result;
 }
 
+void probe_metrics::on_attempt_done(probe_failure failure) {
+  if (failure == probe_failure::none)
+    attempt_passed();
+  else
+    attempt_failed(failure);
+}
+
+void probe_metrics::on_check_done(const probe_outcome& outcome,
+                                  std::chrono::microseconds duration) {
+  check_done(outcome.passed, outcome.degraded);
+  check_latency(duration);
+  // The last result keeps the deciding attempt's own latency.
+  auto latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(outcome.latency);
+  record_result(outcome.service_id, outcome.endpoint_url,
+                ProbeResult{outcome.passed, outcome.status_code, latency,
+                            outcome.passed ? "passing" : outcome.reason,
+                            outcome.degraded, std::chrono::system_clock::now(),
+                            outcome.failure});
+}
+
 void probe_metrics::check_latency(std::chrono::microseconds latency) {
   auto us = static_cast<uint64_t>(std::max<int64_t>(latency.count(), 0));
   size_t bucket = 0;

@@ -12,12 +12,24 @@
 
 #include "actors/bounded_ring.hpp"
 #include "messages/health_types.hpp"
+#include "probing/check_port.hpp"
 
 namespace orasi {
 
-/// The live counters; updated with relaxed atomics from any thread.
-class probe_metrics {
+/// The live counters; updated with relaxed atomics from any thread. As the
+/// engine's check_observer it counts attempts and checks on the engine's
+/// thread, without a message.
+class probe_metrics : public check_observer {
 public:
+  void on_attempt_sent() override { attempt_sent(); }
+  void on_attempt_done(probe_failure failure) override;
+  void on_check_done(const probe_outcome& outcome,
+                     std::chrono::microseconds duration) override;
+  void on_removed(const std::string& service_id,
+                  const std::string& endpoint_url) override {
+    forget(service_id, endpoint_url);
+  }
+
   void attempt_sent() { add(attempts_sent_); }
   void attempt_passed() { add(attempts_passed_); }
   void attempt_failed(probe_failure reason) {
@@ -34,7 +46,7 @@ public:
 
   /// The endpoint's completed check: kept as its last result and added to
   /// its ring of recent checks (the dashboard shows both). Called by the
-  /// probe that made the check, with the counters above: no message.
+  /// engine with the counters above: no message.
   void record_result(const std::string& service_id, const std::string& url,
                      ProbeResult result);
   /// The endpoint is no longer probed: its last result and ring go.

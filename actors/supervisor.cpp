@@ -69,13 +69,18 @@ void restore_registry(supervisor_pointer self) {
 void spawn_probe(supervisor_pointer self, const endpoint_key& key) {
   auto& st = self->state;
   auto& probing = *st.options.probing;
+  if (!st.sink)
+    st.sink = make_actor_sink(caf::actor_cast<caf::actor>(self));
   probe_options options;
   options.service_id = key.first;
   options.endpoint_url = key.second;
   options.settings = probing.settings;
-  options.prober = probing.prober;
-  options.listener = caf::actor_cast<outcome_listener>(self);
-  options.metrics = probing.metrics;
+  options.engine = probing.engine;
+  options.sink = st.sink;
+  options.observer = probing.metrics;
+  // A probe that replaces one (a restart) starts where the thresholds are.
+  if (auto tracked = st.trackers.find(key); tracked != st.trackers.end())
+    options.fast = changing_state(tracked->second.tracker);
   // Distinct per endpoint, reproducible for a given base seed.
   options.seed =
       probing.seed ^ std::hash<std::string>{}(key.first + " " + key.second);
@@ -485,16 +490,15 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
 /// Whether an outcome may change state: only while starting or running,
 /// and with probing only from the current probe of that endpoint (a probe
 /// stopped with its endpoint, or by a stop, may have results in flight).
-bool accepts_outcome(supervisor_pointer self, const endpoint_key& key) {
+bool accepts_outcome(supervisor_pointer self, const endpoint_key& key,
+                     uint64_t probe_id) {
   auto& st = self->state;
   if (st.lifecycle != lifecycle_state::starting &&
       st.lifecycle != lifecycle_state::running)
     return false;
   if (st.options.probing) {
     auto probe = st.children->probes.find(key);
-    return probe != st.children->probes.end() &&
-           self->current_sender() ==
-               caf::actor_cast<caf::strong_actor_ptr>(probe->second);
+    return probe != st.children->probes.end() && probe->second.id() == probe_id;
   }
   // Outcomes fed from outside (tests, hosts without probing): the endpoint
   // must still exist.
@@ -597,6 +601,17 @@ bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
   return true;
 }
 
+/// Tells the endpoint's probe when the thresholds move it between the fast
+/// and the normal interval (rarely: around its state changes).
+void retune_probe(supervisor_pointer self, const endpoint_key& key,
+                  bool was_fast, bool fast) {
+  if (was_fast == fast || !self->state.options.probing)
+    return;
+  auto& probes = self->state.children->probes;
+  if (auto probe = probes.find(key); probe != probes.end())
+    self->send(probe->second, retune_atom::value, fast);
+}
+
 /// Applies one check result to the endpoint's threshold machine and tells
 /// the registry when its state or its degraded flag changes. What counts as
 /// a transition is what the registry was told against what the thresholds
@@ -606,14 +621,16 @@ bool hold_exclusion(supervisor_pointer self, const endpoint_key& key,
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key key{outcome.service_id, outcome.endpoint_url};
-  if (!accepts_outcome(self, key))
+  if (!accepts_outcome(self, key, outcome.probe_id))
     return; // late: from a probe or a run that is over
   auto& tracked =
       st.trackers
           .try_emplace(key, tracked_endpoint{endpoint_health_tracker{
                                 st.options.thresholds}})
           .first->second;
+  auto was_fast = changing_state(tracked.tracker);
   tracked.tracker.record(outcome.passed);
+  retune_probe(self, key, was_fast, changing_state(tracked.tracker));
   if (outcome.passed)
     tracked.last_pass_degraded = outcome.degraded;
   auto state = tracked.tracker.state();
@@ -726,6 +743,10 @@ supervisor_actor::behavior_type supervisor(supervisor_pointer self,
                      subscriber);
       },
       [self](probe_outcome& outcome) { on_probe_outcome(self, outcome); },
+      [self](probe_outcome_batch& batch) {
+        for (auto& outcome : batch.outcomes)
+          on_probe_outcome(self, outcome);
+      },
       [self](restart_atom, child_kind kind, uint64_t generation) {
         restart(self, kind, generation);
       },

@@ -14,9 +14,10 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/backend_adapter.hpp"
-#include "messages/endpoint_health_tracker.hpp"
 #include "actors/probe.hpp"
+#include "actors/probe_metrics.hpp"
 #include "actors/registry.hpp"
+#include "messages/endpoint_health_tracker.hpp"
 
 namespace orasi {
 
@@ -35,8 +36,10 @@ using supervisor_actor = caf::typed_actor<
     // Subscriptions survive registry restarts because they are kept here.
     caf::replies_to<subscribe_atom, caf::actor>::with<uint64_t>,
     caf::reacts_to<unsubscribe_atom, caf::actor>,
-    // One health check result from a probe actor.
+    // One health check result fed from outside (a host without probing).
     caf::reacts_to<probe_outcome>,
+    // Check results from the probe engine, many checks per message.
+    caf::reacts_to<probe_outcome_batch>,
     // Restart timer for a crashed child (sent to itself).
     // Tagged with the lifecycle generation that scheduled it.
     caf::reacts_to<restart_atom, child_kind, uint64_t>,
@@ -52,7 +55,7 @@ struct restart_policy {
 /// declares.
 struct probing_options {
   std::shared_ptr<const probe_settings> settings;
-  prober_port_ptr prober;
+  check_port_ptr engine;                  // runs the probes' check schedules
   std::shared_ptr<probe_metrics> metrics; // may be null
   uint64_t seed = 0; // each probe's jitter seed derives from it
   /// The panic guard: no transition may leave more than this share of the
@@ -120,6 +123,8 @@ struct supervisor_state {
   std::vector<caf::typed_response_promise<caf::ok_atom>> pending_stops;
   std::map<child_kind, child_restarts> restarts;
   std::map<endpoint_key, tracked_endpoint> trackers;
+  /// Where the engine delivers the probes' outcomes (this supervisor).
+  std::shared_ptr<outcome_sink> sink;
   size_t reported_unhealthy = 0; // trackers reported Unhealthy
   size_t held = 0;               // trackers held by the panic guard
   /// The snapshot version the probes were last matched against.

@@ -34,9 +34,7 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using lifecycle_atom = caf::atom_constant<caf::atom("lifecycle")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using check_atom = caf::atom_constant<caf::atom("check")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using watchdog_atom = caf::atom_constant<caf::atom("watchdog")>;
+using retune_atom = caf::atom_constant<caf::atom("retune")>;
 using publish_atom = caf::atom_constant<caf::atom("publish")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
@@ -95,6 +93,15 @@ struct probe_outcome {
   bool degraded = false;
   /// The kind of failure of the deciding attempt (none if passed).
   probe_failure failure = probe_failure::none;
+  /// The actor id of the probe whose schedule made the check (0 if the
+  /// outcome came from elsewhere, e.g. a host feeding its own results).
+  uint64_t probe_id = 0;
+};
+
+/// Check outcomes the probe engine delivers together: one message for many
+/// checks, so that the checks of a busy second cost a few worker wake-ups.
+struct probe_outcome_batch {
+  std::vector<probe_outcome> outcomes;
 };
 
 /// An endpoint's health as decided by the threshold machine.
@@ -129,7 +136,13 @@ typename Inspector::result_type inspect(Inspector& f, backend_status& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, probe_outcome& x) {
   return f(caf::meta::type_name("probe_outcome"), x.service_id, x.endpoint_url,
-           x.passed, x.status_code, x.latency, x.reason, x.degraded, x.failure);
+           x.passed, x.status_code, x.latency, x.reason, x.degraded, x.failure,
+           x.probe_id);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, probe_outcome_batch& x) {
+  return f(caf::meta::type_name("probe_outcome_batch"), x.outcomes);
 }
 
 template <class Inspector>

@@ -1,4 +1,5 @@
 #include "messages/probe_messages.hpp"
+#include "messages/probe_settings.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -172,6 +173,26 @@ std::string to_url(const probe_target& target) {
   return std::string{target.tls ? "https://" : "http://"} +
          bracketed(target.host) + ":" + std::to_string(target.port) +
          target.path;
+}
+
+caf::timespan jittered(caf::timespan base, double jitter, probe_rng& rng) {
+  if (jitter <= 0)
+    return base;
+  std::uniform_real_distribution<double> factor{1.0 - jitter, 1.0 + jitter};
+  return caf::timespan{static_cast<caf::timespan::rep>(
+      static_cast<double>(base.count()) * factor(rng))};
+}
+
+bool changing_state(const endpoint_health_tracker& tracker) {
+  switch (tracker.state()) {
+  case EndpointHealthStatus::Healthy:
+    return tracker.consecutive_failures() > 0;
+  case EndpointHealthStatus::Unhealthy:
+    return tracker.consecutive_passes() > 0;
+  case EndpointHealthStatus::Unknown:
+    break;
+  }
+  return true;
 }
 
 } // namespace orasi

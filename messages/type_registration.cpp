@@ -45,6 +45,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<backend_delta>("orasi.backend_delta");
   cfg.add_message_type<backend_status>("orasi.backend_status");
   cfg.add_message_type<probe_outcome>("orasi.probe_outcome");
+  cfg.add_message_type<std::vector<probe_outcome>>(
+      "orasi.probe_outcome_vector");
+  cfg.add_message_type<probe_outcome_batch>("orasi.probe_outcome_batch");
   cfg.add_message_type<endpoint_health_changed>(
       "orasi.endpoint_health_changed");
   cfg.add_message_type<probe_failure>("orasi.probe_failure");

@@ -124,13 +124,19 @@ public:
   explicit lookup_threads(size_t max_threads)
       : max_threads_(std::max<size_t>(max_threads, 1)) {}
 
-  ~lookup_threads() {
+  ~lookup_threads() { stop(); }
+
+  /// Drops the queued jobs and waits for the running ones; no job runs
+  /// after this. Idempotent.
+  void stop() {
+    std::vector<std::thread> running;
     {
       std::lock_guard<std::mutex> guard{mutex_};
       stopping_ = true;
+      running.swap(threads_);
     }
     wake_.notify_all();
-    for (auto& each : threads_)
+    for (auto& each : running)
       each.join();
   }
 
@@ -140,6 +146,8 @@ public:
   /// Queues `job`; false if no thread exists nor can be started to run it.
   bool run(std::function<void()> job) {
     std::lock_guard<std::mutex> guard{mutex_};
+    if (stopping_)
+      return false;
     jobs_.push_back(std::move(job));
     if (idle_ > 0 || threads_.size() >= max_threads_) {
       wake_.notify_one();
@@ -211,6 +219,9 @@ public:
     if (!entry.pending)
       look_up(host, entry);
   }
+
+  /// Waits for the lookups that are running; none starts after this.
+  void stop() { threads_.stop(); }
 
   /// Forgets expired names, so that the cache holds only names in use.
   void sweep(steady::time_point now) {

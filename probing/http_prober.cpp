@@ -1,13 +1,15 @@
 // The prober engine. Everything below runs on the engine thread except
-// submit(), which only posts; so no state here needs a lock, and the
-// counters are atomics only because other threads read them.
+// submit() and the schedule calls, which only post; so no state here needs a
+// lock, and the counters are atomics only because other threads read them.
 #include "probing/http_prober.hpp"
 
 #include "backends/loopback_guard.hpp"
+#include "probing/check_scheduler.hpp"
 #include "probing/http_connection_pool.hpp"
 #include "probing/http_host_cache.hpp"
 #include "probing/probe_response.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <optional>
@@ -137,17 +139,27 @@ public:
     thread_ = std::thread([this] { run(); });
   }
 
+  /// Starts an attempt of a scheduled check (defined below, with attempt).
+  void start_scheduled_attempt(attempt_request request);
+
   // No completion runs after this: the loop stops first, and lookups that
   // end later only post to the stopped loop. Joining the lookup threads
   // waits for a getaddrinfo still blocked (on a dead DNS server, say).
-  ~engine() {
-    // A completion must never own the last reference to the prober: the
-    // loop would join itself (checked in debug builds).
+  ~engine() { shutdown(); }
+
+  /// Stops the loop and joins the engine's threads; idempotent. A
+  /// completion must never call it (nor own the last reference to the
+  /// prober): the loop would join itself (checked in debug builds).
+  void shutdown() {
+    if (!thread_.joinable())
+      return;
     assert(std::this_thread::get_id() != thread_.get_id());
+    stopping_ = true;
     work_.reset();
     io.stop();
     thread_.join();
     pool.clear();
+    hosts.stop();
   }
 
   engine(const engine&) = delete;
@@ -160,14 +172,15 @@ public:
   asio::io_context io;
   idle_pool pool;
   host_cache hosts;
+  check_scheduler scheduler{
+      [this](attempt_request request) { start_scheduled_attempt(request); }};
 
 private:
   // A completion that throws must not end the engine thread: log, go on.
   void run() {
-    for (;;) {
+    while (!stopping_) {
       try {
-        io.run();
-        return;
+        turn();
       } catch (const std::exception& err) {
         spdlog::error("http prober: an attempt's completion threw: {}",
                       err.what());
@@ -175,6 +188,61 @@ private:
         spdlog::error("http prober: an attempt's completion threw");
       }
     }
+  }
+
+  /// One turn of the loop: the I/O that is ready, the checks that are due,
+  /// the outcomes whose batch is complete, then a wait.
+  void turn() {
+    io.poll();
+    if (stopping_)
+      return;
+    auto now = steady::now();
+    scheduler.run_due(now);
+    io.poll(); // the attempts just started, as far as they go without waiting
+    deliver_outcomes(steady::now());
+    wait();
+  }
+
+  /// A batch goes when it is `outcome_batch_window` old or full: the
+  /// checks of a busy second cost a few deliveries, not one each.
+  void deliver_outcomes(steady::time_point now) {
+    auto pending = scheduler.pending_outcomes();
+    if (pending == 0)
+      return;
+    if (!flush_at_)
+      flush_at_ = now + options.outcome_batch_window;
+    if (now >= *flush_at_ || pending >= options.outcome_batch_limit) {
+      scheduler.flush();
+      flush_at_.reset();
+    }
+  }
+
+  /// With attempts out, the loop sleeps to the next tick and then takes
+  /// every answer that came meanwhile in one wake-up, instead of waking for
+  /// each; idle, it sleeps in the reactor until the next due check (on the
+  /// tick grid, so that checks due together start together) or until work
+  /// is posted.
+  void wait() {
+    auto now = steady::now();
+    if (in_flight_count > 0) {
+      std::this_thread::sleep_until(next_tick(now));
+      return;
+    }
+    auto wake = scheduler.next_due();
+    if (flush_at_)
+      wake = wake ? std::min(*wake, *flush_at_) : *flush_at_;
+    if (!wake)
+      io.run_one();
+    else if (*wake > now)
+      io.run_one_until(next_tick(*wake - std::chrono::nanoseconds{1}));
+  }
+
+  /// The first point of the tick grid after `t`.
+  steady::time_point next_tick(steady::time_point t) const {
+    auto tick = std::max<steady::duration>(options.schedule_tick,
+                                           std::chrono::microseconds{1});
+    auto since = t.time_since_epoch();
+    return steady::time_point{(since / tick + 1) * tick};
   }
 
   void schedule_sweep() {
@@ -191,6 +259,8 @@ private:
   asio::steady_timer sweep_timer_{io};
   asio::executor_work_guard<asio::io_context::executor_type> work_{
       io.get_executor()};
+  std::optional<steady::time_point> flush_at_; // of the pending outcomes
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
 
@@ -513,10 +583,22 @@ private:
   bool finished_ = false;
 };
 
+void engine::start_scheduled_attempt(attempt_request request) {
+  auto submitted = steady::now();
+  std::make_shared<attempt>(
+      *this, std::move(request),
+      [this](attempt_result result) {
+        scheduler.on_attempt_result(std::move(result), steady::now());
+      },
+      submitted)
+      ->start();
+}
+
 } // namespace
 
 struct http_prober::impl : engine {
   using engine::engine;
+  std::atomic<uint64_t> last_handle{0};
 };
 
 http_prober::http_prober(http_prober_options options)
@@ -535,6 +617,31 @@ void http_prober::submit(attempt_request request, completion done) {
                               submitted)
         ->start();
   });
+}
+
+void http_prober::shutdown() {
+  impl_->shutdown();
+}
+
+uint64_t http_prober::add_schedule(check_spec spec) {
+  auto handle = ++impl_->last_handle;
+  engine* eng = impl_.get();
+  asio::post(eng->io, [eng, handle, spec = std::move(spec)]() mutable {
+    eng->scheduler.add(handle, std::move(spec), steady::now());
+  });
+  return handle;
+}
+
+void http_prober::set_fast(uint64_t handle, bool fast) {
+  engine* eng = impl_.get();
+  asio::post(eng->io, [eng, handle, fast] {
+    eng->scheduler.set_fast(handle, fast, steady::now());
+  });
+}
+
+void http_prober::remove_schedule(uint64_t handle) {
+  engine* eng = impl_.get();
+  asio::post(eng->io, [eng, handle] { eng->scheduler.remove(handle); });
 }
 
 size_t http_prober::open_connections() const {

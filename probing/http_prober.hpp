@@ -1,6 +1,8 @@
 // The prober engine: an HTTP/1.1 client (Boost.Asio/Beast, OpenSSL for
 // https) on its own event-loop thread that multiplexes every in-flight probe
-// attempt, so that no probe ever blocks a CAF worker.
+// attempt, so that no probe ever blocks a CAF worker. It also runs the check
+// schedules (check_scheduler) in that loop, so a check's timer, attempts and
+// deadline never leave it, and delivers their outcomes in batches.
 #pragma once
 
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "messages/probe_messages.hpp"
+#include "probing/check_port.hpp"
 
 namespace orasi {
 
@@ -35,13 +38,21 @@ struct http_prober_options {
   /// threads of their own, so that one slow name does not hold up others.
   /// Destroying the engine waits for lookups that are running.
   size_t resolver_threads = 4;
+  /// While attempts are in flight the loop wakes once per tick and takes
+  /// every answer that came meanwhile; idle, it wakes for the next check on
+  /// this grid. Checks start up to one tick late.
+  caf::timespan schedule_tick = std::chrono::milliseconds(2);
+  /// Outcomes wait at most this long to be delivered together.
+  caf::timespan outcome_batch_window = std::chrono::milliseconds(10);
+  /// ... or until this many are waiting.
+  size_t outcome_batch_limit = 1024;
   /// Tests only: replaces getaddrinfo. Called on a lookup thread (it may
   /// block, and must be thread-safe); returns the host's addresses as IP
   /// literals, none if the name does not resolve.
   std::function<std::vector<std::string>(const std::string& host)> resolve_hook;
 };
 
-class http_prober {
+class http_prober : public check_port {
 public:
   /// Runs on the engine thread; must not block.
   using completion = std::function<void(attempt_result)>;
@@ -51,7 +62,14 @@ public:
 
   /// Closes every connection and joins the thread. Completions of attempts
   /// still in flight are not called.
-  ~http_prober();
+  ~http_prober() override;
+
+  /// Stops the loop, closes every connection and joins the engine's
+  /// threads (the lookup threads wait for a getaddrinfo that is running)
+  /// on the caller's thread; afterwards nothing runs and every call is a
+  /// no-op. The owner calls it, so that whoever drops the last reference
+  /// (a CAF worker, say) never blocks on a join. Idempotent.
+  void shutdown();
 
   http_prober(const http_prober&) = delete;
   http_prober& operator=(const http_prober&) = delete;
@@ -59,6 +77,11 @@ public:
   /// Starts one attempt; `done` is called exactly once with its result
   /// (unless the engine is destroyed first). Thread-safe, never blocks.
   void submit(attempt_request request, completion done);
+
+  /// check_port: the schedules run in the engine's loop.
+  uint64_t add_schedule(check_spec spec) override;
+  void set_fast(uint64_t handle, bool fast) override;
+  void remove_schedule(uint64_t handle) override;
 
   /// Sockets the engine holds open right now (in flight + idle pool).
   size_t open_connections() const;

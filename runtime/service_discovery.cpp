@@ -22,9 +22,9 @@
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
+#include "probing/http_prober.hpp"
 #include "runtime/consul_backend.hpp"
 #include "runtime/etcd_backend.hpp"
-#include "runtime/http_prober_port.hpp"
 
 namespace orasi {
 
@@ -252,6 +252,7 @@ struct ServiceDiscovery::impl {
   std::shared_ptr<orasi::probe_metrics> metrics =
       std::make_shared<orasi::probe_metrics>();
   std::shared_ptr<backends::discovery_source> source; // for its counters
+  std::shared_ptr<http_prober> engine;                // null without probing
   std::shared_ptr<std::atomic<uint64_t>> limit_refusals =
       std::make_shared<std::atomic<uint64_t>>(0);
   std::mutex callback_mutex;
@@ -295,6 +296,14 @@ struct ServiceDiscovery::impl {
     caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown);
   }
 
+  /// Stops the probe engine here, on the facade's thread: probes still
+  /// ending hold it, and the last of them to go would otherwise join the
+  /// engine's threads on a CAF worker. Their late calls are no-ops.
+  void shutdown_engine() {
+    if (engine)
+      engine->shutdown();
+  }
+
   /// Validates, then spawns the supervisor and, if health checking is on,
   /// the prober. A checker's `policy` replaces the health_check section.
   void spawn_actors(const GatewayConfig& given,
@@ -319,10 +328,11 @@ struct ServiceDiscovery::impl {
       http_prober_options engine_options;
       engine_options.keep_alive = hc.keep_alive;
       engine_options.tls_verify = hc.tls_verify;
-      // The probes share the engine; it goes with the last of them.
+      // The probes share the engine and run their schedules in it; the
+      // facade shuts it down (see shutdown_engine()).
+      engine = std::make_shared<http_prober>(engine_options);
       probing_options probing;
-      probing.prober =
-          make_http_prober_port(std::make_shared<http_prober>(engine_options));
+      probing.engine = engine;
       probing.settings = std::make_shared<const probe_settings>(
           make_probe_settings(config.service_discovery));
       probing.metrics = metrics;
@@ -373,6 +383,7 @@ ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
 
 ServiceDiscovery::~ServiceDiscovery() {
   impl_->shutdown();
+  impl_->shutdown_engine();
   // An own actor system waits for all its actors in its destructor.
   impl_->own_system.reset();
 }

@@ -74,26 +74,6 @@ ServiceInfo make_service(const std::string& name, std::vector<std::string> urls,
   return info;
 }
 
-namespace {
-
-class actor_port : public prober_port {
-public:
-  explicit actor_port(prober_actor prober) : prober_(std::move(prober)) {}
-
-  void submit(attempt_request request, caf::actor reply_to) override {
-    caf::anon_send(prober_, std::move(request), std::move(reply_to));
-  }
-
-private:
-  prober_actor prober_;
-};
-
-} // namespace
-
-prober_port_ptr make_actor_port(prober_actor prober) {
-  return std::make_shared<actor_port>(std::move(prober));
-}
-
 actor_fixture::actor_fixture()
     : sys(deterministic(cfg)),
       sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
@@ -107,6 +87,8 @@ actor_fixture::~actor_fixture() {
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   if (prober)
     caf::anon_send_exit(prober, caf::exit_reason::user_shutdown);
+  if (engine)
+    engine->stop();
   sched.run();
 }
 
@@ -158,6 +140,17 @@ actor_fixture::probed_endpoints(const supervisor_actor& sup) {
   return endpoints;
 }
 
+probe_actor actor_fixture::probe_of(const supervisor_actor& sup,
+                                    const std::string& url) {
+  sched.run();
+  auto record = observed.find(sup.address());
+  REQUIRE(record != observed.end()); // spawned by spawn_supervisor()
+  for (auto& [key, probe] : record->second->probes)
+    if (key.second == url)
+      return probe;
+  return probe_actor{};
+}
+
 lifecycle_state actor_fixture::lifecycle(const supervisor_actor& sup) {
   auto state = ask<lifecycle_state>(sup, lifecycle_atom::value);
   REQUIRE(state);
@@ -190,6 +183,8 @@ probe_settings actor_fixture::test_probe_settings() {
 void actor_fixture::start_prober() {
   if (!prober)
     prober = sys.spawn(scripted_prober, script);
+  if (!engine)
+    engine = std::make_shared<sim_engine>(sys, prober);
 }
 
 supervisor_options
@@ -200,7 +195,7 @@ actor_fixture::make_probing_options(probe_settings settings) {
   probing_options probing;
   probing.settings =
       std::make_shared<const probe_settings>(std::move(settings));
-  probing.prober = make_actor_port(prober);
+  probing.engine = engine;
   probing.metrics = metrics;
   probing.seed = 42;
   options.probing = std::move(probing);

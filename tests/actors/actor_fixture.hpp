@@ -20,6 +20,7 @@
 #include "actors/supervisor.hpp"
 #include "messages/errors.hpp"
 #include "messages/type_registration.hpp"
+#include "sim_engine.hpp"
 
 namespace orasi::test {
 
@@ -98,13 +99,6 @@ ServiceInfo
 make_service(const std::string& name, std::vector<std::string> urls,
              EndpointHealthStatus status = EndpointHealthStatus::Unknown);
 
-/// An actor that plays the prober: it receives (attempt_request, reply_to).
-/// Tests script one; make_actor_port() puts it behind a prober_port.
-using prober_actor =
-    caf::typed_actor<caf::reacts_to<attempt_request, caf::actor>>;
-
-prober_port_ptr make_actor_port(prober_actor prober);
-
 class actor_fixture {
 public:
   actor_fixture();
@@ -150,6 +144,9 @@ public:
   /// The endpoints it probes, as "service_id url", once every actor is idle.
   std::vector<std::string> probed_endpoints(const supervisor_actor& sup);
 
+  /// The probe of the endpoint at `url` (any service), or null.
+  probe_actor probe_of(const supervisor_actor& sup, const std::string& url);
+
   lifecycle_state lifecycle(const supervisor_actor& sup);
 
   /// Advances simulated time by `delta`, then runs every actor until idle.
@@ -166,13 +163,15 @@ public:
 
   std::shared_ptr<prober_script> script = std::make_shared<prober_script>();
   prober_actor prober;
+  /// The check schedules, on the simulated clock (start_prober()).
+  std::shared_ptr<sim_engine> engine;
   std::shared_ptr<probe_metrics> metrics = std::make_shared<probe_metrics>();
 
   /// Probe settings for tests: interval 10s, fast 1s, no jitter, timeout
   /// 2s, 1 retry after 100ms, thresholds 2/3.
   static probe_settings test_probe_settings();
 
-  /// Spawns the scripted prober (once).
+  /// Spawns the scripted prober and the engine that uses it (once).
   void start_prober();
 
   /// make_options() with probing through the scripted prober.

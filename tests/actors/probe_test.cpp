@@ -1,5 +1,7 @@
-// One probe actor against the scripted prober, in simulated time: when
-// checks happen, how many attempts each makes, and what each reports.
+// One probe actor, its schedule in the check scheduler (on the simulated
+// clock) and the scripted prober: when checks happen, how many attempts each
+// makes, and what each reports. The recorder plays the supervisor: it keeps
+// the endpoint's thresholds and retunes the probe's interval as they move.
 #include "actor_fixture.hpp"
 
 #include <caf/exit_reason.hpp>
@@ -20,20 +22,37 @@ struct recorded_outcome {
 
 using outcome_log = std::vector<recorded_outcome>;
 
-outcome_listener::behavior_type
-outcome_recorder(outcome_listener::pointer self,
-                 std::shared_ptr<outcome_log> log) {
+/// What the recorder needs to act as the supervisor.
+struct recorder_context {
+  outcome_log log;
+  std::optional<endpoint_health_tracker> tracker;
+  probe_actor subject;
+};
+
+caf::behavior outcome_recorder(caf::event_based_actor* self,
+                               std::shared_ptr<recorder_context> context) {
   return {
-      [self, log](probe_outcome& outcome) {
-        log->push_back(
-            recorded_outcome{std::move(outcome), self->clock().now()});
+      [self, context](probe_outcome_batch& batch) {
+        for (auto& outcome : batch.outcomes) {
+          if (context->tracker) {
+            auto was_fast = changing_state(*context->tracker);
+            context->tracker->record(outcome.passed);
+            auto fast = changing_state(*context->tracker);
+            if (fast != was_fast && context->subject)
+              self->send(context->subject, retune_atom::value, fast);
+          }
+          context->log.push_back(
+              recorded_outcome{std::move(outcome), self->clock().now()});
+        }
       },
   };
 }
 
 struct probe_fixture : actor_fixture {
-  std::shared_ptr<outcome_log> outcomes = std::make_shared<outcome_log>();
-  outcome_listener listener = sys.spawn(outcome_recorder, outcomes);
+  std::shared_ptr<recorder_context> context =
+      std::make_shared<recorder_context>();
+  outcome_log* outcomes = &context->log;
+  caf::actor listener = sys.spawn(outcome_recorder, context);
   probe_actor subject;
   caf::actor_clock::time_point spawned_at;
 
@@ -43,21 +62,24 @@ struct probe_fixture : actor_fixture {
     if (subject)
       caf::anon_send_exit(subject, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(listener, caf::exit_reason::user_shutdown);
+    context->subject = nullptr;
     sched.run();
   }
 
   void spawn_probe(probe_settings settings, std::string url = endpoint) {
+    context->tracker.emplace(settings.thresholds);
     probe_options options;
     options.service_id = "api-1";
     options.endpoint_url = std::move(url);
     options.settings =
         std::make_shared<const probe_settings>(std::move(settings));
-    options.prober = make_actor_port(prober);
-    options.listener = listener;
-    options.metrics = metrics;
+    options.engine = engine;
+    options.sink = make_actor_sink(listener);
+    options.observer = metrics;
     options.seed = 7;
     spawned_at = now();
     subject = sys.spawn(probe, std::move(options));
+    context->subject = subject;
     sched.run();
   }
 
@@ -203,7 +225,8 @@ TEST_CASE_METHOD(probe_fixture,
 
 TEST_CASE_METHOD(probe_fixture,
                  "probe: a check whose attempt the prober never answers "
-                 "fails by the watchdog, and a late answer is ignored",
+                 "fails when its timeout and grace are over, and a late "
+                 "answer is ignored",
                  "[probe][timeout]") {
   auto settings = test_probe_settings();
   settings.retries = 0;

@@ -282,9 +282,8 @@ TEST_CASE_METHOD(probing_fixture,
   run_for(3s);
   auto crash_target = probes();
   REQUIRE(crash_target.size() == 1);
-  // Find the probe through the scripted prober's reply-to handle.
   REQUIRE(!script->attempts.empty());
-  caf::anon_send_exit(script->attempts.back().reply_to, caf::exit_reason::kill);
+  caf::anon_send_exit(probe_of(sup, url_a), caf::exit_reason::kill);
   sched.run();
   CHECK(probes().empty());
   CHECK(metrics->read().active_probes == 0);
@@ -449,10 +448,7 @@ TEST_CASE_METHOD(probing_fixture,
   statuses[url_n(1)] = 503;
   run_for(15s);
   // Crash the probe of endpoint 4: 3 probes remain, 1 of 3 is out.
-  caf::actor probe_of_4;
-  for (auto& attempt : script->attempts)
-    if (to_url(attempt.request.target).find(url_n(4)) == 0)
-      probe_of_4 = attempt.reply_to;
+  auto probe_of_4 = probe_of(sup, url_n(4));
   REQUIRE(probe_of_4);
   caf::anon_send_exit(probe_of_4, caf::exit_reason::kill);
   sched.run();
@@ -465,4 +461,31 @@ TEST_CASE_METHOD(probing_fixture,
   CHECK(probes().size() == 4);
   CHECK(service("api-1").endpoints.at(1).health_status ==
         EndpointHealthStatus::Unhealthy);
+}
+
+TEST_CASE_METHOD(probing_fixture,
+                 "probing: the supervisor moves a probe to the normal "
+                 "interval once its thresholds decide, and back to the fast "
+                 "one while they waver",
+                 "[probing][timing]") {
+  source->services["api-1"] = make_service("api", {url_a});
+  start(); // interval 10 s, fast 1 s, no jitter, thresholds 2/3
+  auto attempt_times = [this] {
+    std::vector<caf::actor_clock::time_point> times;
+    for (auto& attempt : script->attempts)
+      times.push_back(attempt.at);
+    return times;
+  };
+  run_checks(url_a, 3);
+  auto times = attempt_times();
+  REQUIRE(times.size() == 3);
+  CHECK(times[1] - times[0] == 1s);  // Unknown: fast
+  CHECK(times[2] - times[1] == 10s); // two passes: Healthy, normal
+  statuses[url_a] = 503;
+  run_checks(url_a, 3); // a failing check makes 2 attempts (1 retry)
+  times = attempt_times();
+  REQUIRE(times.size() == 6);
+  CHECK(times[3] - times[2] == 10s);   // the first failure, at normal
+  CHECK(times[4] - times[3] == 100ms); // its retry
+  CHECK(times[5] - times[3] == 1s);    // wavering: fast
 }

@@ -1,0 +1,243 @@
+#include "probing/check_scheduler.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "messages/health_rules.hpp"
+
+namespace orasi {
+
+check_scheduler::check_scheduler(attempt_submitter submit)
+    : submit_(std::move(submit)) {}
+
+void check_scheduler::add(uint64_t handle, check_spec spec, time_point now) {
+  entry e;
+  e.spec = std::move(spec);
+  e.fast = e.spec.fast;
+  e.random = probe_rng{e.spec.seed};
+  e.target = make_probe_target(e.spec.endpoint_url, e.spec.settings->path,
+                               e.target_error);
+  if (!e.target)
+    spdlog::warn("endpoint {} of {} cannot be probed: {}", e.spec.endpoint_url,
+                 e.spec.service_id, e.target_error);
+  const auto& settings = *e.spec.settings;
+  auto first_window = std::min(settings.fast_interval, settings.interval);
+  std::uniform_int_distribution<caf::timespan::rep> offset{
+      0, std::max<caf::timespan::rep>(0, first_window.count() - 1)};
+  auto first = now + caf::timespan{offset(e.random)};
+  auto& placed = entries_[handle] = std::move(e);
+  arm(handle, placed, wait_kind::check, first);
+}
+
+void check_scheduler::set_fast(uint64_t handle, bool fast, time_point now) {
+  auto i = entries_.find(handle);
+  if (i == entries_.end() || i->second.fast == fast)
+    return;
+  auto& e = i->second;
+  e.fast = fast;
+  // The verdict that moved the endpoint came after its next check was
+  // planned at the other interval: plan that check anew.
+  if (!e.checking && e.waiting == wait_kind::check && e.timer != 0 &&
+      e.check_started != time_point{}) {
+    auto due = e.check_started +
+               jittered(current_interval(e), e.spec.settings->jitter, e.random);
+    arm(handle, e, wait_kind::check, std::max(due, now));
+  }
+}
+
+void check_scheduler::remove(uint64_t handle) {
+  auto i = entries_.find(handle);
+  if (i == entries_.end())
+    return;
+  if (i->second.attempt_id != 0)
+    in_flight_.erase(i->second.attempt_id);
+  if (auto& observer = i->second.spec.observer)
+    observer->on_removed(i->second.spec.service_id,
+                         i->second.spec.endpoint_url);
+  entries_.erase(i);
+}
+
+void check_scheduler::arm(uint64_t handle, entry& e, wait_kind what,
+                          time_point due) {
+  e.waiting = what;
+  e.due = due;
+  e.timer = ++next_timer_;
+  timers_.push(timer_item{due, handle, e.timer});
+}
+
+std::optional<check_scheduler::time_point> check_scheduler::next_due() {
+  while (!timers_.empty()) {
+    auto& top = timers_.top();
+    auto i = entries_.find(top.handle);
+    if (i != entries_.end() && i->second.timer == top.timer)
+      return top.due;
+    timers_.pop(); // its schedule was removed or re-armed
+  }
+  return std::nullopt;
+}
+
+void check_scheduler::run_due(time_point now) {
+  while (!timers_.empty() && timers_.top().due <= now) {
+    auto item = timers_.top();
+    timers_.pop();
+    auto i = entries_.find(item.handle);
+    if (i == entries_.end() || i->second.timer != item.timer)
+      continue;
+    auto& e = i->second;
+    e.timer = 0; // fired: nothing pending until the next arm()
+    switch (e.waiting) {
+    case wait_kind::check:
+      begin_check(item.handle, e, now);
+      break;
+    case wait_kind::retry:
+      send_attempt(item.handle, e, now);
+      break;
+    case wait_kind::lost_attempt: {
+      in_flight_.erase(e.attempt_id);
+      attempt_result lost;
+      lost.attempt_id = e.attempt_id;
+      lost.failure = probe_failure::timeout;
+      lost.detail = "the prober did not answer";
+      lost.latency = e.spec.settings->timeout;
+      judge(item.handle, e, lost, now);
+      break;
+    }
+    }
+  }
+}
+
+void check_scheduler::on_attempt_result(attempt_result result, time_point now) {
+  auto sent = in_flight_.find(result.attempt_id);
+  if (sent == in_flight_.end())
+    return; // late: its check or its schedule is gone
+  auto handle = sent->second;
+  in_flight_.erase(sent);
+  auto i = entries_.find(handle);
+  if (i == entries_.end() || !i->second.checking ||
+      i->second.attempt_id != result.attempt_id)
+    return;
+  judge(handle, i->second, result, now);
+}
+
+void check_scheduler::begin_check(uint64_t handle, entry& e, time_point now) {
+  e.checking = true;
+  e.attempts_made = 0;
+  e.check_started = now;
+  if (!e.target) {
+    if (e.spec.observer)
+      e.spec.observer->on_attempt_done(probe_failure::invalid_url);
+    auto outcome = make_outcome(e);
+    outcome.failure = probe_failure::invalid_url;
+    outcome.reason = "invalid URL: " + e.target_error;
+    finish_check(handle, e, std::move(outcome), now);
+    return;
+  }
+  send_attempt(handle, e, now);
+}
+
+void check_scheduler::send_attempt(uint64_t handle, entry& e, time_point now) {
+  ++e.attempts_made;
+  e.attempt_id = ++next_attempt_id_;
+  in_flight_.emplace(e.attempt_id, handle);
+  if (e.spec.observer)
+    e.spec.observer->on_attempt_sent();
+  const auto& settings = *e.spec.settings;
+  arm(handle, e, wait_kind::lost_attempt,
+      now + settings.timeout + lost_attempt_grace);
+  // Last: the submitter may answer at once, re-entering on_attempt_result.
+  submit_(attempt_request{e.attempt_id, *e.target, settings.timeout});
+}
+
+/// Judges one answered (or lost) attempt: ends the check on a pass, a
+/// timeout or after the last attempt, otherwise retries after a short
+/// backoff.
+void check_scheduler::judge(uint64_t handle, entry& e,
+                            const attempt_result& result, time_point now) {
+  e.attempt_id = 0;
+  const auto& settings = *e.spec.settings;
+  auto outcome = make_outcome(e);
+  outcome.status_code = result.status;
+  outcome.latency = result.latency;
+  outcome.failure = result.failure;
+  if (result.failure == probe_failure::none) {
+    outcome.passed = status_passes(result.status, settings.expected_statuses,
+                                   outcome.degraded);
+    if (!outcome.passed) {
+      outcome.failure = probe_failure::status;
+      outcome.reason = "status " + std::to_string(result.status);
+    }
+  } else {
+    outcome.reason =
+        result.detail.empty() ? to_string(result.failure) : result.detail;
+  }
+  if (e.spec.observer)
+    e.spec.observer->on_attempt_done(outcome.failure);
+  // A pass ends the check. So does a timeout: an endpoint that hangs would
+  // hang again, and retrying it would stretch the check to (1 + retries)
+  // timeouts, past the interval. Retries are for failures that come back
+  // fast (refused, reset, a failing status, garbage).
+  if (outcome.passed || outcome.failure == probe_failure::timeout)
+    return finish_check(handle, e, std::move(outcome), now);
+  if (e.attempts_made > settings.retries) {
+    // The prober could not even try (e.g. out of file descriptors): that
+    // says nothing about the endpoint, so the check counts for nothing.
+    if (outcome.failure == probe_failure::local) {
+      spdlog::warn("check of {} inconclusive: {}", e.spec.endpoint_url,
+                   outcome.reason);
+      return finish_check(handle, e, std::nullopt, now);
+    }
+    return finish_check(handle, e, std::move(outcome), now);
+  }
+  arm(handle, e, wait_kind::retry, now + settings.retry_backoff);
+}
+
+void check_scheduler::finish_check(uint64_t handle, entry& e,
+                                   std::optional<probe_outcome> outcome,
+                                   time_point now) {
+  e.checking = false;
+  e.attempt_id = 0;
+  if (outcome) {
+    if (e.spec.observer)
+      // The whole check: from its first attempt to this outcome, retries
+      // and their backoff included.
+      e.spec.observer->on_check_done(
+          *outcome, std::chrono::duration_cast<std::chrono::microseconds>(
+                        now - e.check_started));
+    auto& [sink, batch] = pending_[e.spec.sink.get()];
+    if (!sink)
+      sink = e.spec.sink;
+    batch.push_back(std::move(*outcome));
+    ++pending_count_;
+  }
+  auto due = e.check_started +
+             jittered(current_interval(e), e.spec.settings->jitter, e.random);
+  arm(handle, e, wait_kind::check, std::max(due, now));
+}
+
+caf::timespan check_scheduler::current_interval(const entry& e) const {
+  const auto& settings = *e.spec.settings;
+  return e.fast ? std::min(settings.fast_interval, settings.interval)
+                : settings.interval;
+}
+
+probe_outcome check_scheduler::make_outcome(const entry& e) const {
+  probe_outcome outcome;
+  outcome.service_id = e.spec.service_id;
+  outcome.endpoint_url = e.spec.endpoint_url;
+  outcome.probe_id = e.spec.probe_id;
+  return outcome;
+}
+
+void check_scheduler::flush() {
+  if (pending_count_ == 0)
+    return;
+  auto pending = std::move(pending_);
+  pending_.clear();
+  pending_count_ = 0;
+  for (auto& [key, delivery] : pending)
+    if (delivery.first)
+      delivery.first->deliver(std::move(delivery.second));
+}
+
+} // namespace orasi
