@@ -212,6 +212,19 @@ proc_cpu_ticks() {
   awk '{print $12 + $13}' <<<"$stat"
 }
 
+# CPU nanoseconds of process $1: the sum of its threads' schedstat (run
+# time in ns; clock ticks of 10 ms are too coarse for HAProxy's few ms per
+# second at 10 servers), or utime + stime without schedstat.
+proc_cpu_ns() {
+  local ns
+  ns=$(cat "/proc/$1"/task/*/schedstat 2>/dev/null |
+    awk '{ns += $1} END {if (NR) printf "%.0f", ns}')
+  if [[ -z "$ns" ]]; then
+    ns=$(($(proc_cpu_ticks "$1") * 1000000000 / $(getconf CLK_TCK)))
+  fi
+  echo "$ns"
+}
+
 proc_field_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
 
 # "VOLUNTARY INVOLUNTARY": context switches of process $1, summed over its
@@ -316,16 +329,15 @@ run_haproxy() {
     cat "$out/$name.log" >&2
     exit 1
   fi
-  local tck cpu0 cpu1 start end rss threads vol0 invol0 vol1 invol1
+  local cpu0 cpu1 start end rss threads vol0 invol0 vol1 invol1
   local sockstat_after fds
-  tck=$(getconf CLK_TCK)
   kill -USR1 "$target_pid"
-  cpu0=$(proc_cpu_ticks "$haproxy_pid")
+  cpu0=$(proc_cpu_ns "$haproxy_pid")
   read -r vol0 invol0 < <(proc_switches "$haproxy_pid")
   start=$(date +%s.%N)
   run_waited sleep "$window"
   kill -USR2 "$target_pid"
-  cpu1=$(proc_cpu_ticks "$haproxy_pid")
+  cpu1=$(proc_cpu_ns "$haproxy_pid")
   read -r vol1 invol1 < <(proc_switches "$haproxy_pid")
   end=$(date +%s.%N)
   sockstat_after=$(sockstat_json)
@@ -335,14 +347,14 @@ run_haproxy() {
   stop "$haproxy_pid"
   stop_target "$name"
   awk -v name="$name" -v n="$n" -v start="$start" -v end="$end" \
-    -v ticks=$((cpu1 - cpu0)) -v tck="$tck" -v rss="$rss" -v base="$base_kb" \
+    -v cpu_ns=$((cpu1 - cpu0)) -v rss="$rss" -v base="$base_kb" \
     -v threads="$threads" -v up=$((SECONDS - t0)) -v fds="$fds" \
     -v vol=$((vol1 - vol0)) -v invol=$((invol1 - invol0)) \
     -v before="$sockstat_before" -v after="$sockstat_after" \
     -v page="$(getconf PAGESIZE)" 'BEGIN {
       printf "{\"label\":\"%s\",\"endpoints\":%d,\"window_s\":%.3f,", name,
              n, end - start
-      printf "\"cpu_s\":%.3f,\"rss_kb\":%d,\"rss_base_kb\":%d,", ticks / tck,
+      printf "\"cpu_s\":%.4f,\"rss_kb\":%d,\"rss_base_kb\":%d,", cpu_ns / 1e9,
              rss, base
       printf "\"threads\":%d,\"open_fds\":%d,\"run_s\":%d,", threads, fds, up
       printf "\"voluntary_switches\":%d,\"involuntary_switches\":%d,", vol,
