@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -353,6 +354,9 @@ loopback_fleet::loopback_fleet(const fleet_options& options) {
         throw std::runtime_error("probe_target: pipe");
       pid_t pid = ::fork();
       if (pid == 0) {
+        // A parent that dies (SIGKILL) leaves no shard behind holding the
+        // addresses.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::close(fds[0]);
         shard_loop loop{port_, std::move(part)};
         if (!loop.bind_all()) {

@@ -506,16 +506,17 @@ void measure_detection(const bench_options& opts,
   double timeout = static_cast<double>(opts.timeout_ms) / 1e3;
   double jitter = opts.jitter_percent / 100.0;
   // The brief's bound, and the schedule's own worst case: the next regular
-  // check starts within interval x (1 + jitter); each failing check lasts
-  // 1 + retries attempts (at once for a 503, `timeout` each for a
-  // blackhole) with 100 ms pauses between them; the next check starts a
+  // check starts within interval x (1 + jitter); a failing check lasts
+  // 1 + retries attempts with 100 ms pauses between them for a 503, and
+  // one attempt of `timeout` for a blackhole (an attempt that times out
+  // ends its check); the next check starts a
   // fast interval after the previous one started, or when it ended if it
   // lasted longer (checks never overlap); then the registry's 10 ms batch
   // window.
   double bound = opts.failure_threshold * interval + timeout;
   const double retry_backoff = 0.1;
-  double check_s = opts.retries * retry_backoff +
-                   (opts.fail_blackhole ? (opts.retries + 1) * timeout : 0.0);
+  double check_s =
+      opts.fail_blackhole ? timeout : opts.retries * retry_backoff;
   double schedule_max =
       interval * (1 + jitter) +
       (opts.failure_threshold - 1) * std::max(fast * (1 + jitter), check_s) +

@@ -460,7 +460,9 @@ def figures(peer, n):
     if peer == "haproxy":
         rss_per = 1024 * (run["rss_kb"] - run["rss_base_kb"]) / run["endpoints"]
     else:
-        rss_per = run["rss_per_endpoint_bytes"]
+        # Over every endpoint, the hanging ones too.
+        rss_per = 1024 * (run["rss_kb"] - run["rss_base_kb"]) / \
+            (run["endpoints"] + run["blackholed"])
     before, after = run["sockstat_before"], run["sockstat_after"]
     nan = float("nan")
     return {
@@ -498,6 +500,8 @@ for n in ["10"] + sizes:
         run, target = f["run"], f["target"]
         shown_n = n
         if peer == "orasi_ka_hang":
+            # Checks (and CPU per check) count the answering endpoints'
+            # requests only: the target never sees a hanging one's.
             shown_n = f"{run['endpoints']}+{run['blackholed']}"
         healthy = "starts UP" if peer == "haproxy" else \
             f'{run["time_to_healthy_s"]:.2f} s'
