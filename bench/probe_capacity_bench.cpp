@@ -1,14 +1,20 @@
 // Probe-capacity benchmark (health checking): what active health checks of N
 // endpoints cost the process that runs them. One orasi::ServiceDiscovery on
 // the static backend with N endpoints (N/10 services of 10 endpoints each,
-// every endpoint http://127.0.0.1:PORT/eI on an external probe_target), all
-// checked every interval. It waits until every endpoint is Healthy, then
-// measures a steady window: process CPU per 1,000 attempts and RSS per
-// endpoint. Prints one JSON line.
+// on an external probe_target), all checked every interval. Two layouts:
+// every endpoint http://127.0.0.1:PORT/eI (one host:port for all), or with
+// --distinct-addresses each at its own loopback address,
+// http://127.1.x.y:PORT/health (bench/loopback_addresses.hpp; the target
+// runs with --addresses N). It waits until every endpoint is Healthy, then
+// measures a steady window: process CPU per 1,000 attempts, RSS per
+// endpoint, context switches of all threads, and the kernel's TCP socket
+// counts (/proc/net/sockstat) before the discovery was built and at the
+// window's end. Prints one JSON line.
 //
-// --blackholed M adds M endpoints on an in-process server that reads each
-// request and never answers: the target then shows whether hanging checks
-// delay the healthy ones (fairness).
+// --blackholed M adds M endpoints that read each request and never answer:
+// the target then shows whether hanging checks delay the healthy ones
+// (fairness). They are on an in-process server, or with
+// --distinct-addresses at 127.2.x.y on the target (--hanging-addresses M).
 //
 // --detect adds M endpoints on an in-process server, registered one by one
 // over one interval so that their checks are spread evenly over it; once
@@ -48,6 +54,8 @@
 #include <caf/actor_system_config.hpp>
 
 #include "bench/bench_cli.hpp"
+#include "bench/loopback_addresses.hpp"
+#include "bench/proc_stats.hpp"
 #include "messages/type_registration.hpp"
 #include "runtime/service_discovery.hpp"
 #include "tests/support/http_test_server.hpp"
@@ -61,6 +69,7 @@ struct bench_options {
   uint16_t port = 0;            // the probe_target's port
   size_t endpoints = 1000;      // N, a multiple of 10
   bool keep_alive = true;       // health_check.keep_alive
+  bool distinct_addresses = false; // an address per endpoint (127.1.x.y)
   double window_s = 20;         // measured steady window
   double settle_s = 2;          // after all Healthy, before the window
   long interval_ms = 1000;      // health_check.interval
@@ -88,6 +97,14 @@ struct bench_options {
 };
 
 // -- measurements -------------------------------------------------------------
+
+/// Voluntary and involuntary context switches of the whole process, ended
+/// threads included (getrusage), beside the per-thread sum of /proc.
+orasi::bench::proc::switch_counts rusage_switches() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return {usage.ru_nvcsw, usage.ru_nivcsw};
+}
 
 double cpu_seconds(bool user, bool system) {
   rusage usage{};
@@ -133,16 +150,17 @@ std::string failure_reasons(const orasi::ProbeMetrics& metrics) {
   return result.empty() ? "none" : result;
 }
 
-/// A plain blocking connect to 127.0.0.1:port, bypassing the library: "ok"
-/// or the error (a diagnostic when no endpoint ever turns Healthy).
-std::string try_connect(uint16_t port) {
+/// A plain blocking connect to address:port (host order), bypassing the
+/// library: "ok" or the error (a diagnostic when no endpoint ever turns
+/// Healthy).
+std::string try_connect(uint32_t host, uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0)
     return std::string("socket: ") + std::strerror(errno);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_addr.s_addr = htonl(host);
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   std::string result = rc == 0 ? "ok" : std::strerror(errno);
   ::close(fd);
@@ -188,21 +206,33 @@ std::string format(const char* fmt, size_t value) {
   return buffer;
 }
 
-/// `count` endpoints as services of 10: ids "<prefix>-0000".., endpoint I's
-/// URL http://127.0.0.1:<port>/<path_prefix>I, so that the target tells the
-/// endpoints apart by path.
+/// http://127.0.0.1:<port>/<path_prefix>I: the target tells the endpoints
+/// apart by path.
+std::string shared_address_url(uint16_t port, const std::string& path_prefix,
+                               size_t i) {
+  return "http://127.0.0.1:" + std::to_string(port) + "/" + path_prefix +
+         std::to_string(i);
+}
+
+/// http://127.S.x.y:<port>/health: the target tells them apart by address.
+std::string distinct_address_url(uint16_t port, orasi::bench::address_set set,
+                                 size_t i) {
+  return "http://" +
+         orasi::bench::dotted(orasi::bench::distinct_address(set, i)) + ":" +
+         std::to_string(port) + "/health";
+}
+
+/// `count` endpoints as services of 10: ids "<prefix>-0000"..; endpoint I
+/// at url(I).
+template <class Url>
 void add_services(orasi::ServiceMap& services, const std::string& prefix,
-                  const std::string& path_prefix, uint16_t port, size_t count) {
+                  size_t count, Url url) {
   for (size_t first = 0; first < count; first += 10) {
     orasi::ServiceInfo service;
     service.name = prefix + format("-%zu", first / 10);
     for (size_t i = first; i < std::min(count, first + 10); ++i)
-      service.endpoints.push_back(
-          orasi::ServiceEndpoint{"http://127.0.0.1:" + std::to_string(port) +
-                                     "/" + path_prefix + std::to_string(i),
-                                 1,
-                                 orasi::EndpointHealthStatus::Unknown,
-                                 {}});
+      service.endpoints.push_back(orasi::ServiceEndpoint{
+          url(i), 1, orasi::EndpointHealthStatus::Unknown, {}});
     services.emplace(prefix + format("-%04zu", first / 10), std::move(service));
   }
 }
@@ -221,9 +251,22 @@ orasi::GatewayConfig make_config(const bench_options& opts,
   hc.failure_threshold = opts.failure_threshold;
   hc.retries = opts.retries;
   hc.keep_alive = opts.keep_alive;
-  add_services(sd.services, "svc", "e", opts.port, opts.endpoints);
-  if (opts.blackholed > 0)
-    add_services(sd.services, "hang", "h", blackhole_port, opts.blackholed);
+  using orasi::bench::address_set;
+  if (opts.distinct_addresses) {
+    add_services(sd.services, "svc", opts.endpoints, [&](size_t i) {
+      return distinct_address_url(opts.port, address_set::answering, i);
+    });
+    add_services(sd.services, "hang", opts.blackholed, [&](size_t i) {
+      return distinct_address_url(opts.port, address_set::hanging, i);
+    });
+  } else {
+    add_services(sd.services, "svc", opts.endpoints, [&](size_t i) {
+      return shared_address_url(opts.port, "e", i);
+    });
+    add_services(sd.services, "hang", opts.blackholed, [&](size_t i) {
+      return shared_address_url(blackhole_port, "h", i);
+    });
+  }
   return config;
 }
 
@@ -240,7 +283,7 @@ size_t healthy_endpoints(const orasi::ServiceDiscovery& discovery) {
 /// that took, or a negative number on timeout.
 double wait_all_healthy(const orasi::ServiceDiscovery& discovery,
                         size_t expected, steady::time_point since,
-                        double timeout_s, uint16_t port) {
+                        double timeout_s, uint32_t host, uint16_t port) {
   size_t last_reported = 0;
   auto next_report = steady::now() + std::chrono::seconds(5);
   for (;;) {
@@ -268,8 +311,10 @@ double wait_all_healthy(const orasi::ServiceDiscovery& discovery,
                    static_cast<unsigned long long>(failed_attempts(metrics)),
                    failure_reasons(metrics).c_str(), cpu_seconds(true, true));
       if (healthy == 0)
-        std::fprintf(stderr, "  a plain connect to 127.0.0.1:%u: %s\n",
-                     static_cast<unsigned>(port), try_connect(port).c_str());
+        std::fprintf(stderr, "  a plain connect to %s:%u: %s\n",
+                     orasi::bench::dotted(host).c_str(),
+                     static_cast<unsigned>(port),
+                     try_connect(host, port).c_str());
       last_reported = healthy;
       next_report += std::chrono::seconds(5);
     }
@@ -290,6 +335,7 @@ struct startup {
   double healthy_s = 0; // start() until every endpoint was Healthy
   double cpu_s = 0;     // process CPU over that time
   long rss_base_kb = 0; // before the ServiceDiscovery was built
+  orasi::bench::proc::tcp_sockstat sockstat_before; // at the same time
 };
 
 void print_common(const bench_options& opts, const startup& up) {
@@ -300,19 +346,22 @@ void print_common(const bench_options& opts, const startup& up) {
               "\"start_s\":%.3f,\"time_to_healthy_s\":%.3f,"
               "\"startup_cpu_s\":%.3f,\"rss_base_kb\":%ld,"
               "\"caf_threads\":%zu,\"caf_moderate_polls\":%ld,"
-              "\"blackholed\":%zu",
+              "\"blackholed\":%zu,\"layout\":\"%s\"",
               opts.label.c_str(), opts.endpoints, (opts.endpoints + 9) / 10,
               opts.keep_alive ? "true" : "false", opts.interval_ms,
               opts.fast_interval_ms, opts.timeout_ms, opts.jitter_percent,
               opts.retries, opts.success_threshold, opts.failure_threshold,
               up.start_s, up.healthy_s, up.cpu_s, up.rss_base_kb,
-              opts.caf_threads, opts.caf_moderate_polls, opts.blackholed);
+              opts.caf_threads, opts.caf_moderate_polls, opts.blackholed,
+              opts.distinct_addresses ? "distinct" : "single");
 }
 
 void measure_capacity(const bench_options& opts,
                       orasi::ServiceDiscovery& discovery, const startup& up) {
   std::this_thread::sleep_for(std::chrono::duration<double>(opts.settle_s));
   auto metrics0 = discovery.probe_metrics();
+  auto switches0 = orasi::bench::proc::thread_switches();
+  auto rusage_switches0 = rusage_switches();
   double user0 = cpu_seconds(true, false);
   double sys0 = cpu_seconds(false, true);
   auto t0 = steady::now();
@@ -330,6 +379,9 @@ void measure_capacity(const bench_options& opts,
   double window = seconds_since(t0);
   double user = cpu_seconds(true, false) - user0;
   double sys = cpu_seconds(false, true) - sys0;
+  auto switches1 = orasi::bench::proc::thread_switches();
+  auto rusage_switches1 = rusage_switches();
+  auto sockstat = orasi::bench::proc::read_tcp_sockstat();
   auto metrics1 = discovery.probe_metrics();
   long rss = proc_status("VmRSS");
   rss_max = std::max(rss_max, rss);
@@ -344,7 +396,10 @@ void measure_capacity(const bench_options& opts,
       "\"cpu_s\":%.3f,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f,"
       "\"cpu_percent\":%.1f,\"cpu_s_per_1000_probes\":%.4f,"
       "\"rss_kb\":%ld,\"rss_max_kb\":%ld,\"rss_per_endpoint_bytes\":%.0f,"
-      "\"open_fds\":%zu,\"threads\":%ld,\"healthy_at_end\":%zu}\n",
+      "\"open_fds\":%zu,\"threads\":%ld,\"healthy_at_end\":%zu,"
+      "\"voluntary_switches\":%ld,\"involuntary_switches\":%ld,"
+      "\"rusage_voluntary_switches\":%ld,"
+      "\"rusage_involuntary_switches\":%ld,",
       window, static_cast<unsigned long long>(attempts),
       static_cast<double>(attempts) / window,
       static_cast<unsigned long long>(failed),
@@ -357,7 +412,21 @@ void measure_capacity(const bench_options& opts,
       rss_max,
       1024.0 * static_cast<double>(rss - up.rss_base_kb) /
           static_cast<double>(opts.endpoints),
-      open_fds(), proc_status("Threads"), healthy_endpoints(discovery));
+      open_fds(), proc_status("Threads"), healthy_endpoints(discovery),
+      switches1.voluntary - switches0.voluntary,
+      switches1.involuntary - switches0.involuntary,
+      rusage_switches1.voluntary - rusage_switches0.voluntary,
+      rusage_switches1.involuntary - rusage_switches0.involuntary);
+  auto print_sockstat = [](const char* name,
+                           const orasi::bench::proc::tcp_sockstat& x) {
+    std::printf("\"%s\":{\"inuse\":%ld,\"orphan\":%ld,\"tw\":%ld,"
+                "\"alloc\":%ld,\"mem_pages\":%ld}",
+                name, x.inuse, x.orphan, x.tw, x.alloc, x.mem_pages);
+  };
+  print_sockstat("sockstat_before", up.sockstat_before);
+  std::printf(",");
+  print_sockstat("sockstat_after", sockstat);
+  std::printf(",\"page_size\":%ld}\n", sysconf(_SC_PAGESIZE));
   std::fflush(stdout);
 }
 
@@ -402,7 +471,7 @@ bool register_staggered(const bench_options& opts,
   }
   double healthy_s =
       wait_all_healthy(discovery, opts.endpoints + opts.detect_endpoints, t0,
-                       opts.healthy_timeout_s, failing.port());
+                       opts.healthy_timeout_s, INADDR_LOOPBACK, failing.port());
   std::fprintf(stderr,
                "  %zu endpoints registered over %.1f s, all Healthy %.2f s "
                "after the first\n",
@@ -437,16 +506,17 @@ void measure_detection(const bench_options& opts,
   double timeout = static_cast<double>(opts.timeout_ms) / 1e3;
   double jitter = opts.jitter_percent / 100.0;
   // The brief's bound, and the schedule's own worst case: the next regular
-  // check starts within interval x (1 + jitter); each failing check lasts
-  // 1 + retries attempts (at once for a 503, `timeout` each for a
-  // blackhole) with 100 ms pauses between them; the next check starts a
+  // check starts within interval x (1 + jitter); a failing check lasts
+  // 1 + retries attempts with 100 ms pauses between them for a 503, and
+  // one attempt of `timeout` for a blackhole (an attempt that times out
+  // ends its check); the next check starts a
   // fast interval after the previous one started, or when it ended if it
   // lasted longer (checks never overlap); then the registry's 10 ms batch
   // window.
   double bound = opts.failure_threshold * interval + timeout;
   const double retry_backoff = 0.1;
-  double check_s = opts.retries * retry_backoff +
-                   (opts.fail_blackhole ? (opts.retries + 1) * timeout : 0.0);
+  double check_s =
+      opts.fail_blackhole ? timeout : opts.retries * retry_backoff;
   double schedule_max =
       interval * (1 + jitter) +
       (opts.failure_threshold - 1) * std::max(fast * (1 + jitter), check_s) +
@@ -508,6 +578,7 @@ void measure_detection(const bench_options& opts,
   std::fprintf(
       status == 0 ? stdout : stderr,
       "usage: %s --port P [--endpoints N] [--keep-alive on|off]\n"
+      "          [--distinct-addresses]\n"
       "          [--window-s S] [--settle-s S] [--interval-ms MS]\n"
       "          [--fast-interval-ms MS] [--timeout-ms MS] [--jitter PCT]\n"
       "          [--success-threshold N] [--failure-threshold N]\n"
@@ -516,7 +587,9 @@ void measure_detection(const bench_options& opts,
       "          [--target-pid PID] [--healthy-timeout-s S] [--label TEXT]\n"
       "          [--caf-threads N] [--caf-quiet-poll] [--caf-moderate-polls "
       "N]\n"
-      "N endpoints on the probe_target at 127.0.0.1:P, 10 per service;\n"
+      "N endpoints on the probe_target at 127.0.0.1:P, 10 per service (with\n"
+      "--distinct-addresses at 127.1.x.y:P, and the M blackholed ones at\n"
+      "127.2.x.y:P: probe_target --addresses N --hanging-addresses M);\n"
       "defaults: N 1000, keep-alive on, window 20 s, interval 1 s, fast "
       "interval 1 s,\ntimeout 2 s, jitter 10%%, thresholds 2/3, 3 retries, "
       "M 50\n",
@@ -538,6 +611,8 @@ bench_options parse_args(int argc, char** argv) {
   args.parse([&](const std::string& flag) {
     if (flag == "--detect")
       opts.detect = true;
+    else if (flag == "--distinct-addresses")
+      opts.distinct_addresses = true;
     else if (flag == "--caf-quiet-poll")
       opts.caf_moderate_polls = 0;
     else if (flag == "--port")
@@ -585,7 +660,10 @@ bench_options parse_args(int argc, char** argv) {
     return true;
   });
   if (opts.port == 0 || opts.endpoints == 0 || opts.window_s <= 0 ||
-      opts.interval_ms <= 0 || opts.detect_endpoints == 0)
+      opts.interval_ms <= 0 || opts.detect_endpoints == 0 ||
+      (opts.distinct_addresses &&
+       std::max(opts.endpoints, opts.blackholed) >
+           orasi::bench::max_distinct_addresses))
     args.fail();
   return opts;
 }
@@ -600,11 +678,12 @@ int main(int argc, char** argv) {
 
   startup up;
   up.rss_base_kb = proc_status("VmRSS");
+  up.sockstat_before = orasi::bench::proc::read_tcp_sockstat();
   std::unique_ptr<orasi::test::http_test_server> failing;
   if (opts.detect)
     failing = std::make_unique<orasi::test::http_test_server>();
   std::unique_ptr<orasi::test::http_test_server> blackhole;
-  if (opts.blackholed > 0) {
+  if (opts.blackholed > 0 && !opts.distinct_addresses) {
     orasi::test::http_test_server_options hanging;
     hanging.behavior = orasi::test::server_behavior::blackhole();
     blackhole = std::make_unique<orasi::test::http_test_server>(hanging);
@@ -637,15 +716,23 @@ int main(int argc, char** argv) {
   }
   size_t expected = opts.endpoints;
   std::fprintf(stderr,
-               "%s: %zu endpoints on port %u, keep-alive %s, interval %ld ms\n",
+               "%s: %zu endpoints on port %u (%s), keep-alive %s, interval "
+               "%ld ms\n",
                opts.label.c_str(), expected, static_cast<unsigned>(opts.port),
+               opts.distinct_addresses ? "an address each" : "127.0.0.1",
                opts.keep_alive ? "on" : "off", opts.interval_ms);
   double cpu0 = cpu_seconds(true, true);
   auto t0 = steady::now();
   discovery->start();
   up.start_s = seconds_since(t0);
+  uint32_t first_host =
+      opts.distinct_addresses
+          ? orasi::bench::distinct_address(orasi::bench::address_set::answering,
+                                           0)
+          : INADDR_LOOPBACK;
   up.healthy_s = wait_all_healthy(*discovery, expected, t0,
-                                  opts.healthy_timeout_s, opts.port);
+                                  opts.healthy_timeout_s, first_host,
+                                  opts.port);
   up.cpu_s = cpu_seconds(true, true) - cpu0;
   if (up.healthy_s < 0)
     return 1;

@@ -1,6 +1,7 @@
 // What the benchmarks read about a process from Linux: per-thread CPU time
 // (any thread of this process, by its tid), RSS, context switches, and the
-// CPU time of another process (/proc/PID/stat).
+// CPU time of another process (/proc/PID/stat); and the kernel's TCP socket
+// counts (/proc/net/sockstat).
 #pragma once
 
 #include <cstdint>
@@ -108,6 +109,64 @@ inline long context_switches() {
              status_field(path, "nonvoluntary_ctxt_switches:");
   }
   return total;
+}
+
+/// Context switches of a process, summed over its threads.
+struct switch_counts {
+  long voluntary = 0;
+  long involuntary = 0;
+};
+
+/// Every live thread of process `pid` ("self" for this one), from
+/// /proc/PID/task/*/status; a thread that ended is no longer counted.
+inline switch_counts thread_switches(const std::string& pid = "self") {
+  switch_counts total;
+  auto tasks = "/proc/" + pid + "/task";
+  if (auto* dir = ::opendir(tasks.c_str())) {
+    while (auto* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.')
+        continue;
+      auto path = tasks + "/" + entry->d_name + "/status";
+      total.voluntary += status_field(path, "voluntary_ctxt_switches:");
+      total.involuntary += status_field(path, "nonvoluntary_ctxt_switches:");
+    }
+    ::closedir(dir);
+  }
+  return total;
+}
+
+/// The "TCP:" line of /proc/net/sockstat (the whole network namespace).
+struct tcp_sockstat {
+  long inuse = 0;
+  long orphan = 0;
+  long tw = 0;
+  long alloc = 0;
+  long mem_pages = 0; // socket buffers, in pages
+};
+
+inline tcp_sockstat read_tcp_sockstat() {
+  tcp_sockstat result;
+  std::ifstream in{"/proc/net/sockstat"};
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, 4, "TCP:") != 0)
+      continue;
+    std::istringstream fields{line.substr(4)};
+    std::string name;
+    long value = 0;
+    while (fields >> name >> value) {
+      if (name == "inuse")
+        result.inuse = value;
+      else if (name == "orphan")
+        result.orphan = value;
+      else if (name == "tw")
+        result.tw = value;
+      else if (name == "alloc")
+        result.alloc = value;
+      else if (name == "mem")
+        result.mem_pages = value;
+    }
+  }
+  return result;
 }
 
 } // namespace orasi::bench::proc
