@@ -87,33 +87,45 @@ CheckSample sample_of(const ProbeResult& result) {
 
 } // namespace
 
+probe_metrics::results_shard&
+probe_metrics::shard_of(const std::string& service_id) const {
+  return shards_[std::hash<std::string>{}(service_id) % results_shards];
+}
+
 void probe_metrics::record_result(const std::string& service_id,
                                   const std::string& url, ProbeResult result) {
   auto sample = sample_of(result);
-  std::lock_guard<std::mutex> guard{results_mutex_};
-  auto& record = results_[service_id][url];
+  auto& shard = shard_of(service_id);
+  std::lock_guard<std::mutex> guard{shard.mutex};
+  auto& record = shard.services[service_id][url];
   record.last = std::move(result);
   record.recent.push(sample);
 }
 
 void probe_metrics::forget(const std::string& service_id,
                            const std::string& url) {
-  std::lock_guard<std::mutex> guard{results_mutex_};
-  auto service = results_.find(service_id);
-  if (service == results_.end())
+  auto& shard = shard_of(service_id);
+  std::lock_guard<std::mutex> guard{shard.mutex};
+  auto service = shard.services.find(service_id);
+  if (service == shard.services.end())
     return;
   service->second.erase(url);
   if (service->second.empty())
-    results_.erase(service);
+    shard.services.erase(service);
 }
 
 ProbeResults probe_metrics::results() const {
   ProbeResults out;
-  std::lock_guard<std::mutex> guard{results_mutex_};
-  for (const auto& [id, endpoints] : results_) {
-    auto& by_url = out[id];
-    for (const auto& [url, record] : endpoints)
-      by_url.emplace(url, record.last);
+  for (size_t index = 0; index < results_shards; ++index) {
+    auto& shard = shards_[index];
+    std::lock_guard<std::mutex> guard{shard.mutex};
+    for (const auto& [id, endpoints] : shard.services) {
+      auto& by_url = out[id];
+      for (const auto& [url, record] : endpoints)
+        by_url.emplace(url, record.last);
+    }
+    if (after_shard_copied)
+      after_shard_copied(index);
   }
   return out;
 }
@@ -121,10 +133,11 @@ ProbeResults probe_metrics::results() const {
 ProbeHistories
 probe_metrics::histories(const std::vector<std::string>& service_ids) const {
   ProbeHistories out;
-  std::lock_guard<std::mutex> guard{results_mutex_};
   for (const auto& id : service_ids) {
-    auto service = results_.find(id);
-    if (service == results_.end())
+    auto& shard = shard_of(id);
+    std::lock_guard<std::mutex> guard{shard.mutex};
+    auto service = shard.services.find(id);
+    if (service == shard.services.end())
       continue;
     auto& by_url = out[id];
     for (const auto& [url, record] : service->second)

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -99,9 +100,23 @@ private:
   };
   using endpoint_records = std::unordered_map<std::string, endpoint_record>;
 
-  mutable std::mutex results_mutex_;
-  // By service id, then endpoint URL; guarded by results_mutex_.
-  std::unordered_map<std::string, endpoint_records> results_;
+  /// The results, split by service id over shards with a lock each: the
+  /// engine records every check, and a reader copying all of them (the
+  /// admin API's /v1/probes at 10,000 endpoints) holds one shard's lock at a
+  /// time, so a check waits at most for one shard's copy.
+  struct results_shard {
+    mutable std::mutex mutex;
+    // By service id, then endpoint URL; guarded by mutex.
+    std::unordered_map<std::string, endpoint_records> services;
+  };
+  static constexpr size_t results_shards = 64;
+  results_shard& shard_of(const std::string& service_id) const;
+  mutable std::array<results_shard, results_shards> shards_;
+
+public:
+  /// Tests only: called by results() after each shard's copy, that shard's
+  /// lock still held.
+  std::function<void(size_t shard)> after_shard_copied;
 
   mutable std::mutex transitions_mutex_;
   // Guarded by transitions_mutex_.
