@@ -63,7 +63,7 @@ void check_scheduler::arm(uint64_t handle, entry& e, wait_kind what,
   e.waiting = what;
   e.due = due;
   e.timer = ++next_timer_;
-  timers_.push(timer_item{due, handle, e.timer});
+  timers_.push(timer_item{due, handle, e.timer, what});
 }
 
 std::optional<check_scheduler::time_point> check_scheduler::next_due() {
@@ -85,8 +85,10 @@ void check_scheduler::run_due(time_point now) {
     if (i == entries_.end() || i->second.timer != item.timer)
       continue;
     auto& e = i->second;
-    e.timer = 0; // fired: nothing pending until the next arm()
-    switch (e.waiting) {
+    // Fired. Should what follows throw before it arms the next step, the
+    // schedule must still go on: a check one interval from now.
+    arm(item.handle, e, wait_kind::check, now + e.spec.settings->interval);
+    switch (item.kind) {
     case wait_kind::check:
       begin_check(item.handle, e, now);
       break;

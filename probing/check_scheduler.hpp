@@ -95,6 +95,7 @@ private:
     time_point due;
     uint64_t handle;
     uint64_t timer;
+    wait_kind kind;
     bool operator>(const timer_item& other) const { return due > other.due; }
   };
 

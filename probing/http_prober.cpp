@@ -184,10 +184,17 @@ private:
       } catch (const std::exception& err) {
         spdlog::error("http prober: an attempt's completion threw: {}",
                       err.what());
+        pause_after_error();
       } catch (...) {
         spdlog::error("http prober: an attempt's completion threw");
+        pause_after_error();
       }
     }
+  }
+
+  /// A throw that repeats every turn must not spin the loop.
+  void pause_after_error() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
   /// One turn of the loop: the I/O that is ready, the checks that are due,
@@ -212,8 +219,8 @@ private:
     if (!flush_at_)
       flush_at_ = now + options.outcome_batch_window;
     if (now >= *flush_at_ || pending >= options.outcome_batch_limit) {
+      flush_at_.reset(); // first: a sink that throws must not leave it due
       scheduler.flush();
-      flush_at_.reset();
     }
   }
 
