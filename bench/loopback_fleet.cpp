@@ -169,9 +169,9 @@ public:
 
   /// The recording, to the parent.
   bool send(int pipe) const {
-    shard_summary summary{cpu_end() - cpu_begin_, open_, accept_errors_,
-                          hanging_requests_, requests_.size(),
-                          accepts_.size()};
+    shard_summary summary{cpu_end() - cpu_begin_, open_,
+                          accept_errors_,         hanging_requests_,
+                          requests_.size(),       accepts_.size()};
     return write_full(pipe, &summary, sizeof summary) &&
            write_full(pipe, requests_.data(),
                       requests_.size() * sizeof(fleet_request)) &&
@@ -224,8 +224,8 @@ private:
   void on_accept(int listener) {
     auto listener_slot = slot_of(listener); // a copy: slots_ may grow
     for (;;) {
-      int fd = ::accept4(listener, nullptr, nullptr,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd =
+          ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED)
           continue;
@@ -238,8 +238,8 @@ private:
         ++accept_errors_;
         continue;
       }
-      slot_of(fd) = slot{slot::connection, listener_slot.hanging,
-                         listener_slot.endpoint, {}};
+      slot_of(fd) = slot{
+          slot::connection, listener_slot.hanging, listener_slot.endpoint, {}};
       ++open_;
       if (!listener_slot.hanging)
         accepts_.push_back(now_ns());
@@ -311,8 +311,7 @@ uint16_t pick_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_addr.s_addr =
-      htonl(distinct_address(address_set::answering, 0));
+  address.sin_addr.s_addr = htonl(distinct_address(address_set::answering, 0));
   socklen_t length = sizeof address;
   if (fd < 0 ||
       ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
@@ -337,9 +336,9 @@ loopback_fleet::loopback_fleet(const fleet_options& options) {
   for (size_t i = 0; i < options.hanging; ++i)
     all.push_back({distinct_address(address_set::hanging, i),
                    static_cast<uint32_t>(i), true});
-  size_t count = std::max<size_t>(
-      1, (all.size() + options.addresses_per_shard - 1) /
-             options.addresses_per_shard);
+  size_t count =
+      std::max<size_t>(1, (all.size() + options.addresses_per_shard - 1) /
+                              options.addresses_per_shard);
   // Another process may hold the port on one of the addresses: try again
   // with another.
   for (int attempt = 0; attempt < 5 && shards_.empty(); ++attempt) {

@@ -34,10 +34,10 @@ struct fleet_request {
 struct fleet_report {
   std::vector<fleet_request> requests; // in no particular order
   std::vector<int64_t> accepts_ns;     // connections accepted (answering)
-  double cpu_s = 0;             // the shards' CPU between their marks
-  size_t open_connections = 0;  // at the stop
-  size_t accept_errors = 0;     // accept() failures (EMFILE, ENFILE, ...)
-  size_t hanging_requests = 0;  // requests read and never answered
+  double cpu_s = 0;                    // the shards' CPU between their marks
+  size_t open_connections = 0;         // at the stop
+  size_t accept_errors = 0;    // accept() failures (EMFILE, ENFILE, ...)
+  size_t hanging_requests = 0; // requests read and never answered
 };
 
 /// Starts the shards in its constructor (throws std::runtime_error if they

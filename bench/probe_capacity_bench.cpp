@@ -66,15 +66,15 @@ using steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 struct bench_options {
-  uint16_t port = 0;            // the probe_target's port
-  size_t endpoints = 1000;      // N, a multiple of 10
-  bool keep_alive = true;       // health_check.keep_alive
+  uint16_t port = 0;               // the probe_target's port
+  size_t endpoints = 1000;         // N, a multiple of 10
+  bool keep_alive = true;          // health_check.keep_alive
   bool distinct_addresses = false; // an address per endpoint (127.1.x.y)
-  double window_s = 20;         // measured steady window
-  double settle_s = 2;          // after all Healthy, before the window
-  long interval_ms = 1000;      // health_check.interval
-  long fast_interval_ms = 1000; // health_check.fast_interval
-  long timeout_ms = 2000;       // health_check.timeout
+  double window_s = 20;            // measured steady window
+  double settle_s = 2;             // after all Healthy, before the window
+  long interval_ms = 1000;         // health_check.interval
+  long fast_interval_ms = 1000;    // health_check.fast_interval
+  long timeout_ms = 2000;          // health_check.timeout
   uint32_t jitter_percent = 10;
   uint32_t success_threshold = 2;
   uint32_t failure_threshold = 3;
@@ -515,8 +515,7 @@ void measure_detection(const bench_options& opts,
   // window.
   double bound = opts.failure_threshold * interval + timeout;
   const double retry_backoff = 0.1;
-  double check_s =
-      opts.fail_blackhole ? timeout : opts.retries * retry_backoff;
+  double check_s = opts.fail_blackhole ? timeout : opts.retries * retry_backoff;
   double schedule_max =
       interval * (1 + jitter) +
       (opts.failure_threshold - 1) * std::max(fast * (1 + jitter), check_s) +
@@ -661,9 +660,8 @@ bench_options parse_args(int argc, char** argv) {
   });
   if (opts.port == 0 || opts.endpoints == 0 || opts.window_s <= 0 ||
       opts.interval_ms <= 0 || opts.detect_endpoints == 0 ||
-      (opts.distinct_addresses &&
-       std::max(opts.endpoints, opts.blackholed) >
-           orasi::bench::max_distinct_addresses))
+      (opts.distinct_addresses && std::max(opts.endpoints, opts.blackholed) >
+                                      orasi::bench::max_distinct_addresses))
     args.fail();
   return opts;
 }
@@ -725,14 +723,12 @@ int main(int argc, char** argv) {
   auto t0 = steady::now();
   discovery->start();
   up.start_s = seconds_since(t0);
-  uint32_t first_host =
-      opts.distinct_addresses
-          ? orasi::bench::distinct_address(orasi::bench::address_set::answering,
-                                           0)
-          : INADDR_LOOPBACK;
-  up.healthy_s = wait_all_healthy(*discovery, expected, t0,
-                                  opts.healthy_timeout_s, first_host,
-                                  opts.port);
+  uint32_t first_host = opts.distinct_addresses
+                            ? orasi::bench::distinct_address(
+                                  orasi::bench::address_set::answering, 0)
+                            : INADDR_LOOPBACK;
+  up.healthy_s = wait_all_healthy(
+      *discovery, expected, t0, opts.healthy_timeout_s, first_host, opts.port);
   up.cpu_s = cpu_seconds(true, true) - cpu0;
   if (up.healthy_s < 0)
     return 1;

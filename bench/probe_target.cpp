@@ -309,13 +309,13 @@ window_record run_distinct(const options& opts, const sigset_t& signals) {
   record.open_connections = report.open_connections;
   record.cpu_s = report.cpu_s;
   record.window_s = seconds_between(marks.begin, marks.end);
-  record.extra = ",\"layout\":\"distinct\",\"addresses\":" +
-                 std::to_string(opts.addresses) + ",\"hanging_addresses\":" +
-                 std::to_string(opts.hanging_addresses) + ",\"shards\":" +
-                 std::to_string(shards) + ",\"accept_errors\":" +
-                 std::to_string(report.accept_errors) +
-                 ",\"hanging_requests\":" +
-                 std::to_string(report.hanging_requests);
+  record.extra =
+      ",\"layout\":\"distinct\",\"addresses\":" +
+      std::to_string(opts.addresses) +
+      ",\"hanging_addresses\":" + std::to_string(opts.hanging_addresses) +
+      ",\"shards\":" + std::to_string(shards) +
+      ",\"accept_errors\":" + std::to_string(report.accept_errors) +
+      ",\"hanging_requests\":" + std::to_string(report.hanging_requests);
   return record;
 }
 

@@ -12,9 +12,9 @@
 
 #include "messages/health_types.hpp"
 #include "messages/snapshot.hpp"
+#include "probing/health_checker.hpp"
 #include "runtime/config/gateway_config.hpp"
 #include "runtime/config/gateway_error.hpp"
-#include "probing/health_checker.hpp"
 
 namespace caf {
 class actor;

@@ -1,9 +1,9 @@
 // GatewayConfig: defaults, the full example, overrides and loading files.
 #include <filesystem>
 
+#include "probing/health_checker.hpp"
 #include "runtime/config/gateway_config.hpp"
 #include "runtime/config/gateway_error.hpp"
-#include "probing/health_checker.hpp"
 #include "unit/unit_support.hpp"
 
 namespace Catch {
