@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench/loopback_addresses.hpp"
+#include "bench/proc_stats.hpp"
 
 namespace orasi::bench {
 
@@ -52,15 +53,6 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 bool write_full(int fd, const void* data, size_t size) {
@@ -205,7 +197,9 @@ private:
     return ::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &event) == 0;
   }
 
-  double cpu_end() const { return cpu_end_ >= 0 ? cpu_end_ : cpu_seconds(); }
+  double cpu_end() const {
+    return cpu_end_ >= 0 ? cpu_end_ : orasi::bench::proc::process_cpu_seconds();
+  }
 
   /// Takes a mark; true on a stop signal.
   bool on_signal() {
@@ -213,9 +207,9 @@ private:
     if (::read(signal_fd_, &info, sizeof info) != sizeof info)
       return false;
     if (info.ssi_signo == SIGUSR1)
-      cpu_begin_ = cpu_seconds();
+      cpu_begin_ = orasi::bench::proc::process_cpu_seconds();
     else if (info.ssi_signo == SIGUSR2)
-      cpu_end_ = cpu_seconds();
+      cpu_end_ = orasi::bench::proc::process_cpu_seconds();
     else
       return true;
     return false;

@@ -46,6 +46,7 @@
 
 #include "bench/bench_cli.hpp"
 #include "bench/loopback_fleet.hpp"
+#include "bench/proc_stats.hpp"
 #include "tests/support/http_test_server.hpp"
 
 namespace {
@@ -104,15 +105,6 @@ void raise_fd_limit() {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
   }
-}
-
-double cpu_seconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) {
-    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-  };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 double seconds_between(steady::time_point from, steady::time_point to) {
@@ -247,11 +239,11 @@ window_record run_single(const options& opts, const sigset_t& signals) {
   double cpu0 = 0, cpu1 = 0;
   size_t accepted0 = 0, accepted1 = 0;
   auto marks = wait_for_stop(signals, opts, started, [&](int sig) {
-    (sig == SIGUSR1 ? cpu0 : cpu1) = cpu_seconds();
+    (sig == SIGUSR1 ? cpu0 : cpu1) = orasi::bench::proc::process_cpu_seconds();
     (sig == SIGUSR1 ? accepted0 : accepted1) = server.connections_accepted();
   });
   if (!marks.end_marked) {
-    cpu1 = cpu_seconds();
+    cpu1 = orasi::bench::proc::process_cpu_seconds();
     accepted1 = server.connections_accepted();
   }
   window_record record;

@@ -62,6 +62,11 @@ inline int64_t process_cpu_ns() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
+/// CPU seconds of this whole process.
+inline double process_cpu_seconds() {
+  return static_cast<double>(process_cpu_ns()) / 1e9;
+}
+
 /// utime + stime of process `pid` in nanoseconds (clock-tick resolution),
 /// 0 if it cannot be read.
 inline int64_t other_process_cpu_ns(long pid) {
