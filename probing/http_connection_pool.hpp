@@ -10,9 +10,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,7 +30,6 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <caf/timespan.hpp>
 #include <netdb.h>
-#include <poll.h>
 
 namespace orasi::http_pool {
 
@@ -91,20 +88,41 @@ public:
 
   steady::time_point idle_since; // when it went back to the idle pool
 
+  /// While idle, the reactor watches the socket: a healthy keep-alive
+  /// connection has nothing to read, so readable means the server closed
+  /// it (or sent bytes nobody asked for) and it is closed here. The wait
+  /// costs no system call (the socket is registered with epoll already),
+  /// unlike a poll() per reuse or per sweep.
+  template <class Self>
+  void watch_while_idle(Self&& self_ptr) {
+    auto generation = ++idle_generation_;
+    socket().async_wait(
+        tcp::socket::wait_read,
+        [weak = std::weak_ptr<connection>(std::forward<Self>(self_ptr)),
+         generation](const boost::system::error_code& ec) {
+          auto self = weak.lock();
+          if (!ec && self && self->idle_generation_ == generation)
+            self->close();
+        });
+  }
+
+  /// Ends the idle watch (the connection is about to carry a request).
+  void stop_watching() {
+    ++idle_generation_; // a wake-up already queued no longer counts
+    boost::system::error_code ignored;
+    socket().cancel(ignored);
+  }
+
+  bool closed() const { return closed_; }
+
 private:
   std::variant<tcp::socket, tls_stream> stream_;
   std::atomic<size_t>& open_count_;
   bool closed_ = false;
+  uint64_t idle_generation_ = 0;
 };
 
 using connection_ptr = std::shared_ptr<connection>;
-
-/// A healthy idle keep-alive connection has nothing to read: readable means
-/// the server closed it (or sent bytes nobody asked for), so it is dead.
-inline bool idle_connection_usable(connection& conn) {
-  pollfd entry{conn.socket().native_handle(), POLLIN, 0};
-  return ::poll(&entry, 1, 0) == 0;
-}
 
 /// Idle keep-alive connections per (tls, host, port), most recent last.
 class idle_pool {
@@ -113,22 +131,23 @@ public:
 
   explicit idle_pool(size_t max_per_host) : max_per_host_(max_per_host) {}
 
-  /// The most recently used live connection for `k`, or null.
+  /// The most recently used live connection for `k`, or null. A host's
+  /// entry stays when it empties (the next put() refills it: no node
+  /// churn per check); the sweep removes entries that stay empty.
   connection_ptr take(const key& k) {
     auto entry = idle_.find(k);
     if (entry == idle_.end())
       return nullptr;
     auto& stack = entry->second;
-    connection_ptr found;
-    while (!stack.empty() && !found) {
+    while (!stack.empty()) {
       auto candidate = std::move(stack.back());
       stack.pop_back();
-      if (idle_connection_usable(*candidate))
-        found = std::move(candidate);
+      if (!candidate->closed()) {
+        candidate->stop_watching();
+        return candidate;
+      }
     }
-    if (stack.empty())
-      idle_.erase(entry);
-    return found;
+    return nullptr;
   }
 
   /// Keeps `conn` for reuse; the oldest one goes when the host's stack is
@@ -137,53 +156,43 @@ public:
     if (max_per_host_ == 0)
       return;
     conn->idle_since = steady::now();
+    conn->watch_while_idle(conn);
     auto& stack = idle_[k];
     stack.push_back(std::move(conn));
     if (stack.size() > max_per_host_)
-      stack.pop_front();
+      stack.erase(stack.begin());
   }
 
-  /// Closes connections idle for longer than `idle_timeout` or closed by
-  /// their server, so that no dead socket waits for its next use.
+  /// Closes connections idle for longer than `idle_timeout`, and forgets
+  /// those their server closed (the idle watch closed them already).
   void sweep(steady::time_point now, steady::duration idle_timeout) {
-    drop_if([&](connection& conn) {
-      return now - conn.idle_since >= idle_timeout;
-    });
-    drop_closed_by_peer();
+    for (auto entry = idle_.begin(); entry != idle_.end();) {
+      auto& stack = entry->second;
+      stack.erase(std::remove_if(stack.begin(), stack.end(),
+                                 [&](const connection_ptr& conn) {
+                                   return conn->closed() ||
+                                          now - conn->idle_since >=
+                                              idle_timeout;
+                                 }),
+                  stack.end());
+      entry = stack.empty() ? idle_.erase(entry) : std::next(entry);
+    }
   }
 
   void clear() { idle_.clear(); }
 
 private:
-  /// Closes (drops) every idle connection for which `pred` holds, visiting
-  /// them in one fixed order (hosts in key order, then oldest first).
-  template <class Predicate>
-  void drop_if(Predicate&& pred) {
-    for (auto entry = idle_.begin(); entry != idle_.end();) {
-      auto& stack = entry->second;
-      for (auto conn = stack.begin(); conn != stack.end();)
-        conn = pred(**conn) ? stack.erase(conn) : conn + 1;
-      entry = stack.empty() ? idle_.erase(entry) : std::next(entry);
+  struct key_hash {
+    size_t operator()(const key& k) const {
+      auto h = std::hash<std::string>{}(std::get<1>(k));
+      return h ^ (static_cast<size_t>(std::get<2>(k)) << 1) ^
+             static_cast<size_t>(std::get<0>(k));
     }
-  }
-
-  // One poll() over every idle socket rather than one per socket: at 10k
-  // endpoints that is one syscall a sweep instead of 10k.
-  void drop_closed_by_peer() {
-    std::vector<pollfd> entries;
-    drop_if([&](connection& conn) {
-      entries.push_back({conn.socket().native_handle(), POLLIN, 0});
-      return false;
-    });
-    // On error (EINTR, ...) nothing is known: keep them all until next time.
-    if (entries.empty() || ::poll(entries.data(), entries.size(), 0) <= 0)
-      return;
-    auto next = entries.begin();
-    drop_if([&](connection&) { return (next++)->revents != 0; });
-  }
+  };
 
   size_t max_per_host_;
-  std::map<key, std::deque<connection_ptr>> idle_;
+  // A vector per host: most hosts hold one connection (an endpoint each).
+  std::unordered_map<key, std::vector<connection_ptr>, key_hash> idle_;
 };
 
 /// How often the pool looks for expired and dead connections.

@@ -60,7 +60,7 @@ bool probe_response_reader::nothing_received() const {
 probe_response_reader::step
 probe_response_reader::on_read(const boost::system::error_code& ec,
                                size_t leftover) {
-  if (!ec && is_interim(parser_->get().result_int())) {
+  if (!ec && is_interim(parser_->status())) {
     if (++interim_responses_ > max_interim_responses)
       return fail(probe_failure::protocol_error,
                   "more than " + std::to_string(max_interim_responses) +
@@ -90,7 +90,7 @@ probe_response_reader::step probe_response_reader::complete(size_t leftover) {
   // The parser takes any three digits; RFC 9110 status codes are 100-599
   // (found by fuzz/fuzz_probe_response: "HTTP/1.1 000 OK" passed as a
   // response with status 0, which means "no response" everywhere else).
-  auto status = parser_->get().result_int();
+  auto status = parser_->status();
   if (status < 100 || status > 599)
     return fail(probe_failure::protocol_error,
                 "invalid HTTP response: status " + std::to_string(status));

@@ -9,8 +9,7 @@
 #include <cstdint>
 #include <optional>
 
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/system/error_code.hpp>
 
 #include "messages/probe_messages.hpp"
@@ -20,10 +19,45 @@ namespace orasi {
 /// Bounds what the read buffer holds beyond the parsed body (a header).
 constexpr size_t probe_read_buffer_limit = 16 * 1024;
 
+/// Parses a response for what a check needs, its status, and keeps no
+/// header nor body: the framing (length, chunks, limits, keep-alive) is
+/// the base parser's, and a header list or body string per check would
+/// cost allocations nobody reads.
+class status_only_parser : public boost::beast::http::basic_parser<false> {
+public:
+  unsigned status() const { return status_; }
+
+private:
+  using string_view = boost::beast::string_view;
+  using error_code = boost::beast::error_code;
+
+  void on_request_impl(boost::beast::http::verb, string_view, string_view,
+                       int, error_code&) override {}
+  void on_response_impl(int code, string_view, int, error_code&) override {
+    status_ = static_cast<unsigned>(code);
+  }
+  void on_field_impl(boost::beast::http::field, string_view, string_view,
+                     error_code&) override {}
+  void on_header_impl(error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&,
+                         error_code&) override {}
+  size_t on_body_impl(string_view body, error_code&) override {
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {
+  }
+  size_t on_chunk_body_impl(std::uint64_t, string_view body,
+                            error_code&) override {
+    return body.size();
+  }
+  void on_finish_impl(error_code&) override {}
+
+  unsigned status_ = 0;
+};
+
 class probe_response_reader {
 public:
-  using parser_type =
-      boost::beast::http::response_parser<boost::beast::http::string_body>;
+  using parser_type = status_only_parser;
 
   enum class step {
     read_again, // an interim response: read the next one into next()
