@@ -30,6 +30,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <caf/timespan.hpp>
 #include <netdb.h>
+#include <poll.h>
 
 namespace orasi::http_pool {
 
@@ -88,38 +89,12 @@ public:
 
   steady::time_point idle_since; // when it went back to the idle pool
 
-  /// While idle, the reactor watches the socket: a healthy keep-alive
-  /// connection has nothing to read, so readable means the server closed
-  /// it (or sent bytes nobody asked for) and it is closed here. The wait
-  /// costs no system call (the socket is registered with epoll already),
-  /// unlike a poll() per reuse or per sweep.
-  template <class Self>
-  void watch_while_idle(Self&& self_ptr) {
-    auto generation = ++idle_generation_;
-    socket().async_wait(
-        tcp::socket::wait_read,
-        [weak = std::weak_ptr<connection>(std::forward<Self>(self_ptr)),
-         generation](const boost::system::error_code& ec) {
-          auto self = weak.lock();
-          if (!ec && self && self->idle_generation_ == generation)
-            self->close();
-        });
-  }
-
-  /// Ends the idle watch (the connection is about to carry a request).
-  void stop_watching() {
-    ++idle_generation_; // a wake-up already queued no longer counts
-    boost::system::error_code ignored;
-    socket().cancel(ignored);
-  }
-
   bool closed() const { return closed_; }
 
 private:
   std::variant<tcp::socket, tls_stream> stream_;
   std::atomic<size_t>& open_count_;
   bool closed_ = false;
-  uint64_t idle_generation_ = 0;
 };
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -142,10 +117,8 @@ public:
     while (!stack.empty()) {
       auto candidate = std::move(stack.back());
       stack.pop_back();
-      if (!candidate->closed()) {
-        candidate->stop_watching();
+      if (!candidate->closed())
         return candidate;
-      }
     }
     return nullptr;
   }
@@ -156,32 +129,62 @@ public:
     if (max_per_host_ == 0)
       return;
     conn->idle_since = steady::now();
-    conn->watch_while_idle(conn);
     auto& stack = idle_[k];
     stack.push_back(std::move(conn));
     if (stack.size() > max_per_host_)
       stack.erase(stack.begin());
   }
 
-  /// Closes connections idle for longer than `idle_timeout`, and forgets
-  /// those their server closed (the idle watch closed them already).
+  /// Closes connections idle for longer than `idle_timeout` or closed by
+  /// their server, so that no dead socket waits for its next use. The
+  /// liveness check is one poll() over every idle socket per sweep, not one
+  /// per reuse: a connection the server closed just before a reuse is
+  /// caught by the attempt instead (it retries on a fresh connection).
   void sweep(steady::time_point now, steady::duration idle_timeout) {
+    std::vector<pollfd> idle;
+    for_each_idle([&](connection& conn) {
+      if (now - conn.idle_since >= idle_timeout)
+        conn.close();
+      else
+        idle.push_back({conn.socket().native_handle(), POLLIN, 0});
+    });
+    // On error (EINTR, ...) nothing is known: keep them until next time.
+    if (!idle.empty() && ::poll(idle.data(), idle.size(), 0) > 0) {
+      auto next = idle.begin();
+      for_each_idle([&](connection& conn) {
+        // A healthy idle keep-alive connection has nothing to read:
+        // readable means closed by the server, or bytes nobody asked for.
+        if ((next++)->revents != 0)
+          conn.close();
+      });
+    }
+    forget_closed();
+  }
+
+  void clear() { idle_.clear(); }
+
+private:
+  /// Visits the open idle connections in one fixed order.
+  template <class F>
+  void for_each_idle(F&& f) {
+    for (auto& entry : idle_)
+      for (auto& conn : entry.second)
+        if (!conn->closed())
+          f(*conn);
+  }
+
+  void forget_closed() {
     for (auto entry = idle_.begin(); entry != idle_.end();) {
       auto& stack = entry->second;
       stack.erase(std::remove_if(stack.begin(), stack.end(),
-                                 [&](const connection_ptr& conn) {
-                                   return conn->closed() ||
-                                          now - conn->idle_since >=
-                                              idle_timeout;
+                                 [](const connection_ptr& conn) {
+                                   return conn->closed();
                                  }),
                   stack.end());
       entry = stack.empty() ? idle_.erase(entry) : std::next(entry);
     }
   }
 
-  void clear() { idle_.clear(); }
-
-private:
   struct key_hash {
     size_t operator()(const key& k) const {
       auto h = std::hash<std::string>{}(std::get<1>(k));

@@ -54,6 +54,7 @@ using http_pool::lookup_result;
 using http_pool::steady;
 
 constexpr const char* user_agent = "orasi-discovery-health-check";
+constexpr uint16_t request_timeout_status = 408;
 
 bool is_ip_literal(const std::string& host) {
   error_code ec;
@@ -522,6 +523,9 @@ private:
     case probe_response_reader::step::read_again:
       return read_response();
     case probe_response_reader::step::complete:
+      if (reader_.result().status == request_timeout_status &&
+          retry_on_fresh_connection())
+        return;
       return finish(reader_.result(), reader_.reusable());
     case probe_response_reader::step::failed:
       break;
@@ -537,6 +541,9 @@ private:
   // A pooled connection may have been closed by the server while idle,
   // just before we used it: that is not the endpoint's fault, so it gets
   // one fresh connection within the same deadline. Fresh ones never retry.
+  // Some servers close an idle connection with a 408 Request Timeout: on a
+  // reused connection that answer was sent before our request arrived
+  // (the pool's liveness sweep runs only once per period, not per reuse).
   bool retry_on_fresh_connection() {
     if (!reused_)
       return false;

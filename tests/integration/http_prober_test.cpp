@@ -402,6 +402,27 @@ TEST_CASE("a connection the server closed while idle is replaced",
   CHECK(server.connections_accepted() == 2);
 }
 
+TEST_CASE("a 408 on a reused connection is the server's idle close, not an "
+          "answer: the request goes again on a fresh connection",
+          "[prober][keep-alive]") {
+  http_test_server server;
+  http_prober prober;
+  REQUIRE(probe(prober, target_of(server)).status == 200);
+  // The server times the idle connection out, as some do, with a 408 and a
+  // close, just before the next check reuses it.
+  REQUIRE(eventually([&] {
+    server.close_idle_connections(
+        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n");
+    return server.open_connections() == 0;
+  }));
+  auto result = probe(prober, target_of(server));
+  CAPTURE(result.detail);
+  CHECK(result.failure == probe_failure::none);
+  CHECK(result.status == 200);
+  CHECK(server.connections_accepted() == 2);
+}
+
 TEST_CASE("a pooled connection dropped on reuse is retried once on a fresh "
           "one",
           "[prober][keep-alive]") {

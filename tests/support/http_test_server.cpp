@@ -242,6 +242,14 @@ public:
   /// Waits for a request of which nothing arrived yet.
   bool idle() const { return waiting_ && buffer_.size() == 0; }
 
+  /// Writes `bytes` at once (small: they fit the socket's buffer).
+  void write_now(const std::string& bytes) {
+    with_stream([&bytes](auto& stream) {
+      error_code ignored;
+      asio::write(stream, asio::buffer(bytes), ignored);
+    });
+  }
+
   void close() {
     if (closed_)
       return;
@@ -434,13 +442,16 @@ struct http_test_server::impl : server_core {
     started->start();
   }
 
-  void close_idle() {
+  void close_idle(const std::string& farewell) {
     std::vector<std::shared_ptr<session>> idle;
     for (auto& entry : sessions)
       if (auto alive = entry.second.lock(); alive && alive->idle())
         idle.push_back(std::move(alive));
-    for (auto& each : idle)
+    for (auto& each : idle) {
+      if (!farewell.empty())
+        each->write_now(farewell);
       each->close();
+    }
   }
 
   tcp::acceptor acceptor{io};
@@ -489,10 +500,10 @@ size_t http_test_server::open_connections() const {
   return impl_->open_count.load();
 }
 
-void http_test_server::close_idle_connections() {
+void http_test_server::close_idle_connections(const std::string& farewell) {
   std::promise<void> closed;
-  asio::post(impl_->io, [this, &closed] {
-    impl_->close_idle();
+  asio::post(impl_->io, [this, &closed, &farewell] {
+    impl_->close_idle(farewell);
     closed.set_value();
   });
   closed.get_future().wait();

@@ -98,7 +98,9 @@ public:
 
   /// Closes every connection that waits for its next request, as a server
   /// does with idle keep-alive connections; returns once they are closed.
-  void close_idle_connections();
+  /// `farewell` is written first if not empty (some servers send a 408
+  /// Request Timeout before they close an idle connection).
+  void close_idle_connections(const std::string& farewell = {});
 
 private:
   struct impl;
