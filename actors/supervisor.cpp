@@ -487,24 +487,25 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
     i = endpoints.count(i->first) > 0 ? std::next(i) : forget(i);
 }
 
-/// Whether an outcome may change state: only while starting or running,
-/// and with probing only from the current probe of that endpoint (a probe
-/// stopped with its endpoint, or by a stop, may have results in flight).
-bool accepts_outcome(supervisor_pointer self, const endpoint_key& key,
-                     uint64_t probe_id) {
+/// The endpoint an outcome may change, or null: only while starting or
+/// running, and with probing only from the current probe of that endpoint
+/// (a probe stopped with its endpoint, or by a stop, may have results in
+/// flight). Outcomes fed from outside (tests, hosts without probing) name
+/// their endpoint in `fed`, which must still exist.
+const endpoint_key* endpoint_for(supervisor_pointer self,
+                                 const probe_outcome& outcome,
+                                 endpoint_key& fed) {
   auto& st = self->state;
   if (st.lifecycle != lifecycle_state::starting &&
       st.lifecycle != lifecycle_state::running)
-    return false;
-  if (st.options.probing) {
-    auto probe = st.children->probes.find(key);
-    return probe != st.children->probes.end() && probe->second.id() == probe_id;
-  }
-  // Outcomes fed from outside (tests, hosts without probing): the endpoint
-  // must still exist.
-  return st.options.store->visit([&](const RegistrySnapshot& snapshot) {
-    return has_endpoint(snapshot.services, key.first, key.second);
+    return nullptr;
+  if (st.options.probing)
+    return st.children->probes.endpoint_of(outcome.probe_id);
+  fed = {outcome.service_id, outcome.endpoint_url};
+  bool known = st.options.store->visit([&](const RegistrySnapshot& snapshot) {
+    return has_endpoint(snapshot.services, fed.first, fed.second);
   });
+  return known ? &fed : nullptr;
 }
 
 /// Tells the registry what an endpoint now is, keeping count of the
@@ -620,9 +621,11 @@ void retune_probe(supervisor_pointer self, const endpoint_key& key,
 /// makes its transition to Unhealthy then.
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
-  endpoint_key key{outcome.service_id, outcome.endpoint_url};
-  if (!accepts_outcome(self, key, outcome.probe_id))
+  endpoint_key fed;
+  auto* found = endpoint_for(self, outcome, fed);
+  if (!found)
     return; // late: from a probe or a run that is over
+  const auto& key = *found;
   auto& tracked =
       st.trackers
           .try_emplace(key, tracked_endpoint{endpoint_health_tracker{

@@ -15,6 +15,7 @@
 
 #include "actors/backend_adapter.hpp"
 #include "actors/probe.hpp"
+#include "actors/probe_directory.hpp"
 #include "actors/probe_metrics.hpp"
 #include "actors/registry.hpp"
 #include "messages/endpoint_health_tracker.hpp"
@@ -68,7 +69,7 @@ struct probing_options {
 struct supervisor_children {
   registry_actor registry; // null while stopped or awaiting restart
   backend_actor backend;   // null while stopped or awaiting restart
-  std::map<endpoint_key, probe_actor> probes; // one per known endpoint
+  probe_directory probes; // one per known endpoint
 };
 
 struct supervisor_options {
