@@ -40,7 +40,9 @@ using tcp = boost::asio::ip::tcp;
 using steady = std::chrono::steady_clock;
 
 /// One socket to one endpoint, plain or TLS (fixed when it is created).
-/// Counts itself in `open_count` from creation until close().
+/// Counts itself in `open_count` from creation until close(). A TLS stream
+/// (a few hundred bytes, and its record buffers) is allocated only for
+/// https: every kept-alive plain endpoint holds just a socket.
 class connection {
 public:
   using tls_stream = ssl::stream<tcp::socket>;
@@ -52,7 +54,8 @@ public:
 
   connection(asio::io_context& io, ssl::context& tls,
              std::atomic<size_t>& open_count)
-      : stream_(std::in_place_type<tls_stream>, io, tls),
+      : stream_(std::in_place_type<std::unique_ptr<tls_stream>>,
+                std::make_unique<tls_stream>(io, tls)),
         open_count_(open_count) {
     ++open_count_;
   }
@@ -63,18 +66,21 @@ public:
   connection& operator=(const connection&) = delete;
 
   tcp::socket& socket() {
-    if (auto* tls = std::get_if<tls_stream>(&stream_))
+    if (auto* tls = tls_if())
       return tls->next_layer();
     return std::get<tcp::socket>(stream_);
   }
 
-  tls_stream* tls() { return std::get_if<tls_stream>(&stream_); }
+  tls_stream* tls() { return tls_if(); }
 
   /// Calls `f` with the stream that carries HTTP: the socket or the TLS
   /// stream on top of it, so that reading and writing are written once.
   template <class F>
   void with_stream(F&& f) {
-    std::visit(std::forward<F>(f), stream_);
+    if (auto* tls = tls_if())
+      f(*tls);
+    else
+      f(std::get<tcp::socket>(stream_));
   }
 
   /// Closes the socket; pending operations complete with operation_aborted.
@@ -92,7 +98,12 @@ public:
   bool closed() const { return closed_; }
 
 private:
-  std::variant<tcp::socket, tls_stream> stream_;
+  tls_stream* tls_if() {
+    auto* tls = std::get_if<std::unique_ptr<tls_stream>>(&stream_);
+    return tls ? tls->get() : nullptr;
+  }
+
+  std::variant<tcp::socket, std::unique_ptr<tls_stream>> stream_;
   std::atomic<size_t>& open_count_;
   bool closed_ = false;
 };
