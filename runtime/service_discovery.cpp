@@ -25,6 +25,7 @@
 #include "probing/http_prober.hpp"
 #include "runtime/consul_backend.hpp"
 #include "runtime/etcd_backend.hpp"
+#include "runtime/service_discovery_testing.hpp"
 
 namespace orasi {
 
@@ -305,9 +306,11 @@ struct ServiceDiscovery::impl {
   }
 
   /// Validates, then spawns the supervisor and, if health checking is on,
-  /// the prober. A checker's `policy` replaces the health_check section.
+  /// the prober. A checker's `policy` replaces the health_check section;
+  /// `testing` passes a test's doubles on.
   void spawn_actors(const GatewayConfig& given,
-                    const HealthCheckConfig* policy = nullptr) {
+                    const HealthCheckConfig* policy = nullptr,
+                    const testing::facade_options* testing = nullptr) {
     config = given;
     if (policy)
       config.service_discovery.health_check = *policy;
@@ -328,6 +331,8 @@ struct ServiceDiscovery::impl {
       http_prober_options engine_options;
       engine_options.keep_alive = hc.keep_alive;
       engine_options.tls_verify = hc.tls_verify;
+      if (testing)
+        engine_options.resolve_hook = testing->resolve_hook;
       // The probes share the engine and run their schedules in it; the
       // facade shuts it down (see shutdown_engine()).
       engine = std::make_shared<http_prober>(engine_options);
@@ -374,11 +379,12 @@ ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
 
 ServiceDiscovery::ServiceDiscovery(caf::actor_system& host,
                                    const GatewayConfig& config,
-                                   const HealthCheckConfig* policy)
+                                   const HealthCheckConfig* policy,
+                                   const testing::facade_options* testing)
     : impl_(std::make_shared<impl>()) {
   thread_logger_guard logger_guard;
   impl_->system = &host;
-  impl_->spawn_actors(config, policy);
+  impl_->spawn_actors(config, policy, testing);
 }
 
 ServiceDiscovery::~ServiceDiscovery() {
@@ -535,6 +541,16 @@ caf::actor ServiceDiscovery::actor_handle() const {
 
 const GatewayConfig& ServiceDiscovery::config() const {
   return impl_->config;
+}
+
+// -- Tests only: runtime/service_discovery_testing.hpp
+
+std::unique_ptr<ServiceDiscovery>
+testing::facade_access::embedded(caf::actor_system& host,
+                                 const GatewayConfig& config,
+                                 const facade_options& options) {
+  return std::unique_ptr<ServiceDiscovery>{
+      new ServiceDiscovery(host, config, nullptr, &options)};
 }
 
 } // namespace orasi

@@ -23,6 +23,11 @@ class actor_system;
 
 namespace orasi {
 
+namespace testing {
+struct facade_options; // runtime/service_discovery_testing.hpp
+struct facade_access;
+} // namespace testing
+
 /// Keeps a callback subscribed; unsubscribes when destroyed or on
 /// unsubscribe(). Movable, not copyable.
 class Subscription {
@@ -173,10 +178,14 @@ public:
   const GatewayConfig& config() const;
 
 private:
+  friend struct testing::facade_access;
+
   ServiceDiscovery(const GatewayConfig& config,
                    const HealthCheckConfig* policy);
+  /// `testing`, if set, passes test doubles to the internals.
   ServiceDiscovery(caf::actor_system& host, const GatewayConfig& config,
-                   const HealthCheckConfig* policy);
+                   const HealthCheckConfig* policy,
+                   const testing::facade_options* testing = nullptr);
 
   struct impl;
   std::shared_ptr<impl> impl_;
