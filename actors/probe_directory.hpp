@@ -16,6 +16,8 @@
 
 namespace orasi {
 
+struct tracked_endpoint; // the supervisor's threshold state of an endpoint
+
 class probe_directory {
 public:
   using map_type = std::map<endpoint_key, probe_actor>;
@@ -30,10 +32,19 @@ public:
   size_t count(const endpoint_key& key) const { return by_key_.count(key); }
 
   /// Adds `probe` for `key` unless the endpoint has one already.
+  /// What the id index holds for a probe: its endpoint and, once known,
+  /// the endpoint's tracker in the supervisor (a cache: the supervisor
+  /// clears it whenever it erases trackers, see forget_tracker()).
+  struct indexed {
+    iterator entry;
+    tracked_endpoint* tracker = nullptr;
+    const endpoint_key& key() const { return entry->first; }
+  };
+
   void emplace(const endpoint_key& key, probe_actor probe) {
     auto [entry, added] = by_key_.emplace(key, std::move(probe));
     if (added)
-      by_id_.emplace(entry->second.id(), entry);
+      by_id_.emplace(entry->second.id(), indexed{entry});
   }
 
   iterator erase(iterator entry) {
@@ -46,16 +57,29 @@ public:
     by_key_.clear();
   }
 
-  /// The endpoint whose current probe has `probe_id`, or null (a probe
-  /// that was stopped or replaced).
-  const endpoint_key* endpoint_of(uint64_t probe_id) const {
+  /// The current probe with `probe_id`, or null (a probe that was stopped
+  /// or replaced).
+  indexed* find_id(uint64_t probe_id) {
     auto entry = by_id_.find(probe_id);
-    return entry == by_id_.end() ? nullptr : &entry->second->first;
+    return entry == by_id_.end() ? nullptr : &entry->second;
+  }
+
+  /// The tracker of `key` is being erased: no cached pointer may outlive it.
+  void forget_tracker(const endpoint_key& key) {
+    if (auto entry = by_key_.find(key); entry != by_key_.end())
+      if (auto* probe = find_id(entry->second.id()))
+        probe->tracker = nullptr;
+  }
+
+  /// Every tracker is being erased.
+  void forget_trackers() {
+    for (auto& entry : by_id_)
+      entry.second.tracker = nullptr;
   }
 
 private:
   map_type by_key_;
-  std::unordered_map<uint64_t, iterator> by_id_;
+  std::unordered_map<uint64_t, indexed> by_id_;
 };
 
 } // namespace orasi

@@ -1,6 +1,8 @@
 #include "actors/supervisor.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
@@ -217,6 +219,7 @@ void begin_start(supervisor_pointer self);
 void finish_stop(supervisor_pointer self) {
   auto& st = self->state;
   st.lifecycle = lifecycle_state::stopped;
+  st.children->probes.forget_trackers();
   st.trackers.clear();
   st.reported_unhealthy = 0;
   st.held = 0;
@@ -474,6 +477,7 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
     st.reported_unhealthy -=
         i->second.reported == EndpointHealthStatus::Unhealthy;
     st.held -= i->second.held;
+    st.children->probes.forget_tracker(i->first);
     return st.trackers.erase(i);
   };
   if (incremental) {
@@ -487,25 +491,40 @@ void prune_trackers(supervisor_state& st, const RegistrySnapshot& snapshot) {
     i = endpoints.count(i->first) > 0 ? std::next(i) : forget(i);
 }
 
-/// The endpoint an outcome may change, or null: only while starting or
-/// running, and with probing only from the current probe of that endpoint
-/// (a probe stopped with its endpoint, or by a stop, may have results in
-/// flight). Outcomes fed from outside (tests, hosts without probing) name
-/// their endpoint in `fed`, which must still exist.
-const endpoint_key* endpoint_for(supervisor_pointer self,
-                                 const probe_outcome& outcome,
-                                 endpoint_key& fed) {
+/// The endpoint an outcome may change and its tracker, if any: only while
+/// starting or running, and with probing only from the current probe of
+/// that endpoint (a probe stopped with its endpoint, or by a stop, may have
+/// results in flight). Outcomes fed from outside (tests, hosts without
+/// probing) name their endpoint, which must still exist. A probed
+/// endpoint's tracker is found through the probe directory's cache.
+std::optional<std::pair<const endpoint_key*, tracked_endpoint*>>
+endpoint_for(supervisor_pointer self, const probe_outcome& outcome,
+             endpoint_key& fed) {
   auto& st = self->state;
   if (st.lifecycle != lifecycle_state::starting &&
       st.lifecycle != lifecycle_state::running)
-    return nullptr;
-  if (st.options.probing)
-    return st.children->probes.endpoint_of(outcome.probe_id);
+    return std::nullopt;
+  auto tracker_of = [&st](const endpoint_key& key) {
+    return &st.trackers
+                .try_emplace(key, tracked_endpoint{endpoint_health_tracker{
+                                      st.options.thresholds}})
+                .first->second;
+  };
+  if (st.options.probing) {
+    auto* probe = st.children->probes.find_id(outcome.probe_id);
+    if (!probe)
+      return std::nullopt;
+    if (!probe->tracker)
+      probe->tracker = tracker_of(probe->key());
+    return std::make_pair(&probe->key(), probe->tracker);
+  }
   fed = {outcome.service_id, outcome.endpoint_url};
   bool known = st.options.store->visit([&](const RegistrySnapshot& snapshot) {
     return has_endpoint(snapshot.services, fed.first, fed.second);
   });
-  return known ? &fed : nullptr;
+  if (!known)
+    return std::nullopt;
+  return std::make_pair(&fed, tracker_of(fed));
 }
 
 /// Tells the registry what an endpoint now is, keeping count of the
@@ -622,15 +641,11 @@ void retune_probe(supervisor_pointer self, const endpoint_key& key,
 void on_probe_outcome(supervisor_pointer self, const probe_outcome& outcome) {
   auto& st = self->state;
   endpoint_key fed;
-  auto* found = endpoint_for(self, outcome, fed);
+  auto found = endpoint_for(self, outcome, fed);
   if (!found)
     return; // late: from a probe or a run that is over
-  const auto& key = *found;
-  auto& tracked =
-      st.trackers
-          .try_emplace(key, tracked_endpoint{endpoint_health_tracker{
-                                st.options.thresholds}})
-          .first->second;
+  const auto& key = *found->first;
+  auto& tracked = *found->second;
   auto was_fast = changing_state(tracked.tracker);
   tracked.tracker.record(outcome.passed);
   retune_probe(self, key, was_fast, changing_state(tracked.tracker));
