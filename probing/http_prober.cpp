@@ -168,6 +168,7 @@ public:
   const http_prober_options options;
   std::atomic<size_t> open_count{0};
   std::atomic<size_t> in_flight_count{0};
+  std::atomic<size_t> schedule_count{0}; // scheduler.schedules(), for others
   ssl::context tls_context{ssl::context::tls_client};
   asio::io_context io;
   idle_pool pool;
@@ -635,6 +636,7 @@ uint64_t http_prober::add_schedule(check_spec spec) {
   engine* eng = impl_.get();
   asio::post(eng->io, [eng, handle, spec = std::move(spec)]() mutable {
     eng->scheduler.add(handle, std::move(spec), steady::now());
+    eng->schedule_count = eng->scheduler.schedules();
   });
   return handle;
 }
@@ -648,7 +650,10 @@ void http_prober::set_fast(uint64_t handle, bool fast) {
 
 void http_prober::remove_schedule(uint64_t handle) {
   engine* eng = impl_.get();
-  asio::post(eng->io, [eng, handle] { eng->scheduler.remove(handle); });
+  asio::post(eng->io, [eng, handle] {
+    eng->scheduler.remove(handle);
+    eng->schedule_count = eng->scheduler.schedules();
+  });
 }
 
 size_t http_prober::open_connections() const {
@@ -661,6 +666,10 @@ size_t http_prober::in_flight() const {
 
 size_t http_prober::dns_lookups() const {
   return impl_->hosts.lookups();
+}
+
+size_t http_prober::schedules() const {
+  return impl_->schedule_count.load();
 }
 
 } // namespace orasi

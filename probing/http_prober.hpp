@@ -93,6 +93,10 @@ public:
   /// are missing or expired, however many attempts wait for it.
   size_t dns_lookups() const;
 
+  /// Schedules the loop runs right now (an add or remove counts once the
+  /// loop has taken it).
+  size_t schedules() const;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;
