@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "runtime/config/health_check_config.hpp"
+
 namespace orasi {
 
 namespace {
@@ -19,6 +21,9 @@ uint64_t fnv1a(std::string_view text) {
 }
 
 } // namespace
+
+static_assert(max_engine_shards == max_engine_threads,
+              "the config's engine_threads bound is the engine's");
 
 // A handle is the shard's own handle times the shard count plus the shard
 // index: decoding it is a division, and with one shard it is the prober's

@@ -80,6 +80,10 @@ EndpointHealthStatus endpoint_state(const ServiceDiscovery& discovery,
 TEST_CASE("health checks: each kind of endpoint ends in the right state",
           "[health][e2e]") {
   probed_fleet fleet;
+  // One engine thread (the default), and the endpoints spread over three.
+  auto engine_threads = GENERATE(1u, 3u);
+  CAPTURE(engine_threads);
+  fleet.config.service_discovery.health_check.engine_threads = engine_threads;
   fleet.add("ok", server_behavior::answer(200));
   fleet.add("no-content", server_behavior::answer(204));
   fleet.add("error", server_behavior::answer(500));
