@@ -131,7 +131,8 @@ class engine {
 public:
   explicit engine(http_prober_options opts)
       : options(std::move(opts)),
-        pool(options.max_idle_per_host),
+        pool(options.max_idle_per_host,
+             options.max_idle_connections.value_or(idle_pool::no_cap)),
         hosts(io, host_cache_config(options)) {
     if (options.tls_verify)
       tls_context.set_default_verify_paths();
@@ -666,6 +667,10 @@ size_t http_prober::in_flight() const {
 
 size_t http_prober::dns_lookups() const {
   return impl_->hosts.lookups();
+}
+
+size_t http_prober::idle_cap_closures() const {
+  return impl_->pool.cap_closures();
 }
 
 size_t http_prober::schedules() const {

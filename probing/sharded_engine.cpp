@@ -34,9 +34,13 @@ sharded_engine::sharded_engine(size_t shards, http_prober_options options) {
     throw std::invalid_argument("sharded_engine: " + std::to_string(shards) +
                                 " shards (1.." +
                                 std::to_string(max_engine_shards) + ")");
+  auto cap = options.max_idle_connections;
   shards_.reserve(shards);
-  for (size_t i = 0; i < shards; ++i)
+  for (size_t i = 0; i < shards; ++i) {
+    if (cap)
+      options.max_idle_connections = *cap / shards + (i < *cap % shards);
     shards_.push_back(std::make_unique<http_prober>(options));
+  }
 }
 
 sharded_engine::~sharded_engine() {
@@ -88,6 +92,10 @@ size_t sharded_engine::dns_lookups() const {
 
 size_t sharded_engine::schedules() const {
   return sum(&http_prober::schedules);
+}
+
+size_t sharded_engine::idle_cap_closures() const {
+  return sum(&http_prober::idle_cap_closures);
 }
 
 size_t sharded_engine::sum(size_t (http_prober::*counter)() const) const {

@@ -22,7 +22,10 @@ constexpr size_t max_engine_shards = 64;
 class sharded_engine : public check_port {
 public:
   /// Starts `shards` probers (1..max_engine_shards; std::invalid_argument
-  /// otherwise), each built from `options`.
+  /// otherwise), each built from `options`. A max_idle_connections cap is
+  /// the engine's total, divided over the shards: each keeps cap / shards,
+  /// the first cap % shards one more (so a cap below the shard count
+  /// leaves some shards without idle connections).
   sharded_engine(size_t shards, http_prober_options options = {});
 
   /// Shuts every shard down (see shutdown()).
@@ -52,6 +55,7 @@ public:
   size_t in_flight() const;
   size_t dns_lookups() const;
   size_t schedules() const;
+  size_t idle_cap_closures() const;
 
 private:
   size_t sum(size_t (http_prober::*counter)() const) const;
