@@ -328,6 +328,8 @@ struct ServiceDiscovery::impl {
       http_prober_options engine_options;
       engine_options.keep_alive = hc.keep_alive;
       engine_options.tls_verify = hc.tls_verify;
+      if (hc.max_idle_connections > 0)
+        engine_options.max_idle_connections = hc.max_idle_connections;
       // The probes share the engine and run their schedules in it; the
       // facade shuts it down (see shutdown_engine()). With one thread the
       // sharded engine is the one prober: a handle is the prober's own and

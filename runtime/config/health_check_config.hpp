@@ -62,6 +62,9 @@ struct HealthCheckConfig {
   /// endpoints are spread over them by a hash of their URL. One is enough
   /// on 2 cores.
   uint32_t engine_threads = 1;
+  /// Idle keep-alive connections the engine keeps in all (0: no bound); a
+  /// connection returned beyond it is closed. Divided over engine_threads.
+  uint32_t max_idle_connections = 0;
 
   bool operator==(const HealthCheckConfig& other) const;
   bool operator!=(const HealthCheckConfig& other) const {
@@ -89,7 +92,8 @@ constexpr auto config_fields(const HealthCheckConfig*) {
       config_field{"keep_alive", &C::keep_alive},
       config_field{"tls_verify", &C::tls_verify},
       config_field{"panic_threshold_percent", &C::panic_threshold_percent},
-      config_field{"engine_threads", &C::engine_threads});
+      config_field{"engine_threads", &C::engine_threads},
+      config_field{"max_idle_connections", &C::max_idle_connections});
 }
 
 } // namespace orasi

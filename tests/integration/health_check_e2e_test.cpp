@@ -170,6 +170,37 @@ TEST_CASE("health checks: an endpoint that starts failing leaves the "
   discovery.stop();
 }
 
+TEST_CASE("health checks: max_idle_connections bounds the connections kept "
+          "between checks",
+          "[health][e2e][idle_cap]") {
+  probed_fleet fleet;
+  auto& hc = fleet.config.service_discovery.health_check;
+  hc.interval = 10s; // once Healthy, quiet: nothing in flight for a while
+  hc.engine_threads = 2;
+  hc.max_idle_connections = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back("api-" + std::to_string(i));
+    fleet.add(ids.back(), server_behavior::answer(200));
+  }
+  ServiceDiscovery discovery{fleet.config};
+  discovery.start();
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().size() == ids.size(); },
+      5s));
+  // Every endpoint was checked over keep-alive; between checks the servers
+  // see at most the cap of connections still open (10 without it).
+  auto server_open = [&] {
+    size_t sum = 0;
+    for (auto& server : fleet.servers)
+      sum += server->open_connections();
+    return sum;
+  };
+  test::eventually([&] { return server_open() <= 4; }, 3s);
+  CHECK(server_open() <= 4);
+  discovery.stop();
+}
+
 TEST_CASE("health checks: file descriptors stay flat over 1,000 checks of "
           "bad endpoints",
           "[health][e2e][fd]") {
