@@ -193,13 +193,17 @@ TEST_CASE("sharded engine: shutdown is idempotent and later calls are no-ops",
   std::vector<size_t> none(urls.size(), 0);
   REQUIRE(test::eventually([&] { return each_checked(*sink, urls, none, 1); }));
   engine.shutdown();
+  auto checks = checks_of(*sink, urls);
   engine.shutdown();
   for (auto handle : handles) {
     engine.set_fast(handle, false);
     engine.remove_schedule(handle);
   }
   engine.add_schedule(spec_for(urls.front(), sink));
-  CHECK(engine.in_flight() == 0);
+  // The loops are gone: neither the removes nor the add ran, and no check
+  // ended since.
+  CHECK(engine.schedules() == urls.size());
+  CHECK(checks_of(*sink, urls) == checks);
 } // the destructor shuts down a third time
 
 TEST_CASE("sharded engine: the shard count is 1 to 64", "[prober][shards]") {
