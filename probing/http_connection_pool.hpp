@@ -115,7 +115,11 @@ class idle_pool {
 public:
   using key = std::tuple<bool, std::string, uint16_t>;
 
-  explicit idle_pool(size_t max_per_host) : max_per_host_(max_per_host) {}
+  /// At most `max_per_host` idle connections per key and `max_total` in
+  /// all (no_cap: no bound on the total).
+  static constexpr size_t no_cap = SIZE_MAX;
+  explicit idle_pool(size_t max_per_host, size_t max_total = no_cap)
+      : max_per_host_(max_per_host), max_total_(max_total) {}
 
   /// The most recently used live connection for `k`, or null. A host's
   /// entry stays when it empties (the next put() refills it: no node
@@ -128,6 +132,7 @@ public:
     while (!stack.empty()) {
       auto candidate = std::move(stack.back());
       stack.pop_back();
+      --size_;
       if (!candidate->closed())
         return candidate;
     }
@@ -136,14 +141,27 @@ public:
 
   /// Keeps `conn` for reuse; the oldest one goes when the host's stack is
   /// full (the oldest is the likeliest to have been dropped by the server).
+  /// When the pool holds max_total already, `conn` is closed instead (and
+  /// counted in cap_closures()): with periodic checks the connection just
+  /// returned is the one needed furthest in the future, so closing it is
+  /// what an optimal cache would do, where evicting the least recently
+  /// used idle one would close the connection needed next.
   void put(const key& k, connection_ptr conn) {
     if (max_per_host_ == 0)
       return;
+    if (size_ >= max_total_) {
+      conn->close();
+      ++cap_closures_;
+      return;
+    }
     conn->idle_since = steady::now();
     auto& stack = idle_[k];
     stack.push_back(std::move(conn));
-    if (stack.size() > max_per_host_)
+    ++size_;
+    if (stack.size() > max_per_host_) {
       stack.erase(stack.begin());
+      --size_;
+    }
   }
 
   /// Closes connections idle for longer than `idle_timeout` or closed by
@@ -172,7 +190,18 @@ public:
     forget_closed();
   }
 
-  void clear() { idle_.clear(); }
+  void clear() {
+    idle_.clear();
+    size_ = 0;
+  }
+
+  /// Idle connections held right now (closed ones the sweep has not yet
+  /// forgotten included).
+  size_t size() const { return size_; }
+
+  /// Connections closed on their return because the pool held max_total.
+  /// Read from any thread.
+  size_t cap_closures() const { return cap_closures_.load(); }
 
 private:
   /// Visits the open idle connections in one fixed order.
@@ -187,11 +216,11 @@ private:
   void forget_closed() {
     for (auto entry = idle_.begin(); entry != idle_.end();) {
       auto& stack = entry->second;
-      stack.erase(std::remove_if(stack.begin(), stack.end(),
-                                 [](const connection_ptr& conn) {
-                                   return conn->closed();
-                                 }),
-                  stack.end());
+      auto kept = std::remove_if(
+          stack.begin(), stack.end(),
+          [](const connection_ptr& conn) { return conn->closed(); });
+      size_ -= static_cast<size_t>(stack.end() - kept);
+      stack.erase(kept, stack.end());
       entry = stack.empty() ? idle_.erase(entry) : std::next(entry);
     }
   }
@@ -205,6 +234,9 @@ private:
   };
 
   size_t max_per_host_;
+  size_t max_total_;
+  size_t size_ = 0; // idle connections in idle_
+  std::atomic<size_t> cap_closures_{0};
   // A vector per host: most hosts hold one connection (an endpoint each).
   std::unordered_map<key, std::vector<connection_ptr>, key_hash> idle_;
 };

@@ -132,7 +132,8 @@ class engine {
 public:
   explicit engine(http_prober_options opts)
       : options(std::move(opts)),
-        pool(options.max_idle_per_host),
+        pool(options.max_idle_per_host,
+             options.max_idle_connections.value_or(idle_pool::no_cap)),
         hosts(io, host_cache_config(options)) {
     if (options.tls_verify)
       tls_context.set_default_verify_paths();
@@ -169,6 +170,7 @@ public:
   const http_prober_options options;
   std::atomic<size_t> open_count{0};
   std::atomic<size_t> in_flight_count{0};
+  std::atomic<size_t> schedule_count{0}; // scheduler.schedules(), for others
   ssl::context tls_context{ssl::context::tls_client};
   asio::io_context io;
   idle_pool pool;
@@ -650,6 +652,7 @@ uint64_t http_prober::add_schedule(check_spec spec) {
   engine* eng = impl_.get();
   asio::post(eng->io, [eng, handle, spec = std::move(spec)]() mutable {
     eng->scheduler.add(handle, std::move(spec), steady::now());
+    eng->schedule_count = eng->scheduler.schedules();
   });
   return handle;
 }
@@ -663,7 +666,10 @@ void http_prober::set_fast(uint64_t handle, bool fast) {
 
 void http_prober::remove_schedule(uint64_t handle) {
   engine* eng = impl_.get();
-  asio::post(eng->io, [eng, handle] { eng->scheduler.remove(handle); });
+  asio::post(eng->io, [eng, handle] {
+    eng->scheduler.remove(handle);
+    eng->schedule_count = eng->scheduler.schedules();
+  });
 }
 
 size_t http_prober::open_connections() const {
@@ -676,6 +682,14 @@ size_t http_prober::in_flight() const {
 
 size_t http_prober::dns_lookups() const {
   return impl_->hosts.lookups();
+}
+
+size_t http_prober::idle_cap_closures() const {
+  return impl_->pool.cap_closures();
+}
+
+size_t http_prober::schedules() const {
+  return impl_->schedule_count.load();
 }
 
 } // namespace orasi

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct http_prober_options {
   caf::timespan idle_timeout = std::chrono::seconds(60);
   /// Idle connections kept per scheme+host+port.
   size_t max_idle_per_host = 16;
+  /// Idle connections kept in all (unset: no bound); a connection returned
+  /// while the pool holds this many is closed instead. Each idle
+  /// keep-alive connection holds a socket and its kernel buffers at both
+  /// ends, so this bounds what keep-alive costs across many endpoints.
+  std::optional<size_t> max_idle_connections;
   /// A host name's addresses are reused this long (getaddrinfo does not
   /// tell the records' own TTL); zero looks the name up for every attempt.
   caf::timespan dns_ttl = std::chrono::seconds(30);
@@ -92,6 +98,14 @@ public:
   /// Host-name lookups started so far: one per name whose cached addresses
   /// are missing or expired, however many attempts wait for it.
   size_t dns_lookups() const;
+
+  /// Connections closed on their return to the idle pool because it held
+  /// max_idle_connections already.
+  size_t idle_cap_closures() const;
+
+  /// Schedules the loop runs right now (an add or remove counts once the
+  /// loop has taken it).
+  size_t schedules() const;
 
 private:
   struct impl;

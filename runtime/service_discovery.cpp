@@ -22,7 +22,7 @@
 #include "messages/errors.hpp"
 #include "messages/json_codec.hpp"
 #include "messages/type_registration.hpp"
-#include "probing/http_prober.hpp"
+#include "probing/sharded_engine.hpp"
 #include "runtime/consul_backend.hpp"
 #include "runtime/etcd_backend.hpp"
 #include "runtime/service_discovery_testing.hpp"
@@ -253,7 +253,7 @@ struct ServiceDiscovery::impl {
   std::shared_ptr<orasi::probe_metrics> metrics =
       std::make_shared<orasi::probe_metrics>();
   std::shared_ptr<backends::discovery_source> source; // for its counters
-  std::shared_ptr<http_prober> engine;                // null without probing
+  std::shared_ptr<sharded_engine> engine;             // null without probing
   std::shared_ptr<std::atomic<uint64_t>> limit_refusals =
       std::make_shared<std::atomic<uint64_t>>(0);
   std::mutex callback_mutex;
@@ -333,9 +333,15 @@ struct ServiceDiscovery::impl {
       engine_options.tls_verify = hc.tls_verify;
       if (testing)
         engine_options.resolve_hook = testing->resolve_hook;
+      if (hc.max_idle_connections > 0)
+        engine_options.max_idle_connections = hc.max_idle_connections;
       // The probes share the engine and run their schedules in it; the
-      // facade shuts it down (see shutdown_engine()).
-      engine = std::make_shared<http_prober>(engine_options);
+      // facade shuts it down (see shutdown_engine()). With one thread the
+      // sharded engine is the one prober: a handle is the prober's own and
+      // a call costs one call more, no lock and no hop; the checks
+      // themselves never leave the prober's loop.
+      engine =
+          std::make_shared<sharded_engine>(hc.engine_threads, engine_options);
       probing_options probing;
       probing.engine = engine;
       probing.settings = std::make_shared<const probe_settings>(

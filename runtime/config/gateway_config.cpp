@@ -534,6 +534,9 @@ void GatewayConfig::validate() const {
          "must be at most 100");
   if (hc.jitter_percent > 50)
     fail("service_discovery.health_check.jitter_percent", "must be at most 50");
+  if (hc.engine_threads < 1 || hc.engine_threads > max_engine_threads)
+    fail("service_discovery.health_check.engine_threads",
+         "must be between 1 and " + std::to_string(max_engine_threads));
   if (hc.expected_statuses.empty())
     fail("service_discovery.health_check.expected_statuses",
          "must list at least one status");

@@ -18,6 +18,9 @@ namespace orasi {
 /// Config durations have millisecond resolution ("250ms", "30s", "1.5m").
 using Duration = std::chrono::milliseconds;
 
+/// The most probe-engine threads a config may ask for.
+constexpr uint32_t max_engine_threads = 64;
+
 struct HealthCheckConfig {
   /// Per attempt: connect + send + receive.
   Duration timeout = std::chrono::seconds(5);
@@ -55,6 +58,13 @@ struct HealthCheckConfig {
   /// than this share (percent) of all probed endpoints Unhealthy; their
   /// last state is kept until fewer fail. 0 (the default) turns it off.
   uint32_t panic_threshold_percent = 0;
+  /// Event-loop threads of the probe engine (1..max_engine_threads);
+  /// endpoints are spread over them by a hash of their URL. One is enough
+  /// on 2 cores.
+  uint32_t engine_threads = 1;
+  /// Idle keep-alive connections the engine keeps in all (0: no bound); a
+  /// connection returned beyond it is closed. Divided over engine_threads.
+  uint32_t max_idle_connections = 0;
 
   bool operator==(const HealthCheckConfig& other) const;
   bool operator!=(const HealthCheckConfig& other) const {
@@ -81,7 +91,9 @@ constexpr auto config_fields(const HealthCheckConfig*) {
       config_field{"retry_backoff", &C::retry_backoff},
       config_field{"keep_alive", &C::keep_alive},
       config_field{"tls_verify", &C::tls_verify},
-      config_field{"panic_threshold_percent", &C::panic_threshold_percent});
+      config_field{"panic_threshold_percent", &C::panic_threshold_percent},
+      config_field{"engine_threads", &C::engine_threads},
+      config_field{"max_idle_connections", &C::max_idle_connections});
 }
 
 } // namespace orasi

@@ -80,6 +80,10 @@ EndpointHealthStatus endpoint_state(const ServiceDiscovery& discovery,
 TEST_CASE("health checks: each kind of endpoint ends in the right state",
           "[health][e2e]") {
   probed_fleet fleet;
+  // One engine thread (the default), and the endpoints spread over three.
+  auto engine_threads = GENERATE(1u, 3u);
+  CAPTURE(engine_threads);
+  fleet.config.service_discovery.health_check.engine_threads = engine_threads;
   fleet.add("ok", server_behavior::answer(200));
   fleet.add("no-content", server_behavior::answer(204));
   fleet.add("error", server_behavior::answer(500));
@@ -163,6 +167,37 @@ TEST_CASE("health checks: an endpoint that starts failing leaves the "
   server.set_behavior(server_behavior::answer(200));
   REQUIRE(test::eventually(
       [&] { return discovery.get_healthy_services().count("api") == 1; }, 5s));
+  discovery.stop();
+}
+
+TEST_CASE("health checks: max_idle_connections bounds the connections kept "
+          "between checks",
+          "[health][e2e][idle_cap]") {
+  probed_fleet fleet;
+  auto& hc = fleet.config.service_discovery.health_check;
+  hc.interval = 10s; // once Healthy, quiet: nothing in flight for a while
+  hc.engine_threads = 2;
+  hc.max_idle_connections = 4;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 10; ++i) {
+    ids.push_back("api-" + std::to_string(i));
+    fleet.add(ids.back(), server_behavior::answer(200));
+  }
+  ServiceDiscovery discovery{fleet.config};
+  discovery.start();
+  REQUIRE(test::eventually(
+      [&] { return discovery.get_healthy_services().size() == ids.size(); },
+      5s));
+  // Every endpoint was checked over keep-alive; between checks the servers
+  // see at most the cap of connections still open (10 without it).
+  auto server_open = [&] {
+    size_t sum = 0;
+    for (auto& server : fleet.servers)
+      sum += server->open_connections();
+    return sum;
+  };
+  test::eventually([&] { return server_open() <= 4; }, 3s);
+  CHECK(server_open() <= 4);
   discovery.stop();
 }
 

@@ -242,11 +242,14 @@ TEST_CASE("config: the probing fields beyond the spec", "[config]") {
   CHECK(defaults.keep_alive);
   CHECK_FALSE(defaults.tls_verify);
   CHECK(defaults.panic_threshold_percent == 0);
+  CHECK(defaults.engine_threads == 1);
+  CHECK(defaults.max_idle_connections == 0);
   CHECK(defaults.expected_statuses == std::vector<StatusRange>{{200, 299}});
   auto config = GatewayConfig::from_json(
       R"({"service_discovery":{"health_check":{"enabled":false,
         "jitter_percent":25,"fast_interval":"500ms","retry_backoff":"0ms",
         "keep_alive":false,"tls_verify":true,"panic_threshold_percent":60,
+        "engine_threads":64,"max_idle_connections":500,
         "expected_statuses":[204,"300-399"]}}})");
   const auto& hc = config.service_discovery.health_check;
   CHECK_FALSE(hc.enabled);
@@ -256,6 +259,8 @@ TEST_CASE("config: the probing fields beyond the spec", "[config]") {
   CHECK_FALSE(hc.keep_alive);
   CHECK(hc.tls_verify);
   CHECK(hc.panic_threshold_percent == 60);
+  CHECK(hc.engine_threads == 64);
+  CHECK(hc.max_idle_connections == 500);
   CHECK(hc.expected_statuses ==
         std::vector<StatusRange>{{204, 204}, {300, 399}});
   CHECK(hc != defaults);
