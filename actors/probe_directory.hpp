@@ -23,6 +23,14 @@ public:
   using map_type = std::map<endpoint_key, probe_actor>;
   using iterator = map_type::iterator;
 
+  probe_directory() = default;
+  // The id index holds iterators into by_key_: a copy's would point into
+  // the original. Moving keeps them valid.
+  probe_directory(const probe_directory&) = delete;
+  probe_directory& operator=(const probe_directory&) = delete;
+  probe_directory(probe_directory&&) = default;
+  probe_directory& operator=(probe_directory&&) = default;
+
   iterator begin() { return by_key_.begin(); }
   iterator end() { return by_key_.end(); }
   size_t size() const { return by_key_.size(); }

@@ -23,12 +23,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
@@ -160,6 +160,9 @@ public:
     work_.reset();
     io.stop();
     thread_.join();
+    // Attempts still out never finish (their completions are not called):
+    // none is in flight any more.
+    in_flight_count = 0;
     pool.clear();
     hosts.stop();
   }
@@ -175,10 +178,9 @@ public:
   asio::io_context io;
   idle_pool pool;
   host_cache hosts;
-  check_scheduler scheduler{
-      [this](attempt_request request) {
-        start_scheduled_attempt(std::move(request));
-      }};
+  check_scheduler scheduler{[this](attempt_request request) {
+    start_scheduled_attempt(std::move(request));
+  }};
 
 private:
   // A completion that throws must not end the engine thread: log, go on.
@@ -525,27 +527,45 @@ private:
     case probe_response_reader::step::read_again:
       return read_response();
     case probe_response_reader::step::complete:
-      if (reader_.result().status == request_timeout_status &&
-          retry_on_fresh_connection())
+      if (stale_answer() && retry_on_fresh_connection())
         return;
       return finish(reader_.result(), reader_.reusable());
     case probe_response_reader::step::failed:
       break;
     }
-    if (reader_.nothing_received() && closed_by_peer(ec) &&
-        retry_on_fresh_connection())
+    if (stale_failure(ec) && retry_on_fresh_connection())
       return;
     if (auto local = local_cause(ec))
       return fail(*local);
     finish(reader_.result(), false);
   }
 
+  // On a reused connection, an answer may have been sent before our
+  // request arrived: servers close idle connections with a 408 Request
+  // Timeout, and proxies with a 4xx/5xx and "Connection: close". The pool's
+  // liveness sweep runs once per period, not per reuse, so such a farewell
+  // can be read as the answer; it earns one fresh connection. A real
+  // failing answer comes again on the fresh one and counts.
+  bool stale_answer() const {
+    auto status = reader_.result().status;
+    return reused_ && (status == request_timeout_status ||
+                       (status >= 400 && !reader_.reusable()));
+  }
+
+  // On a reused connection: closed before any byte of an answer (the server
+  // dropped it while idle), or bytes that are no HTTP answer (sent while
+  // idle, nobody asked for them).
+  bool stale_failure(const error_code& ec) const {
+    if (!reused_)
+      return false;
+    if (reader_.nothing_received() && closed_by_peer(ec))
+      return true;
+    return reader_.result().failure == probe_failure::protocol_error;
+  }
+
   // A pooled connection may have been closed by the server while idle,
   // just before we used it: that is not the endpoint's fault, so it gets
   // one fresh connection within the same deadline. Fresh ones never retry.
-  // Some servers close an idle connection with a 408 Request Timeout: on a
-  // reused connection that answer was sent before our request arrived
-  // (the pool's liveness sweep runs only once per period, not per reuse).
   bool retry_on_fresh_connection() {
     if (!reused_)
       return false;
@@ -598,7 +618,7 @@ private:
   asio::steady_timer deadline_;  // the one deadline of the whole attempt
   std::vector<tcp::endpoint> endpoints_; // the host's, tried in order
   connection_ptr conn_;                  // null until connected or taken
-  std::string request_bytes_; // the whole request, as sent
+  std::string request_bytes_;            // the whole request, as sent
   probe_response_reader reader_{engine_.options.body_limit,
                                 engine_.options.keep_alive};
   boost::beast::flat_buffer buffer_{probe_read_buffer_limit};

@@ -92,7 +92,7 @@ public:
   /// Sockets the engine holds open right now (in flight + idle pool).
   size_t open_connections() const;
 
-  /// Attempts in flight right now.
+  /// Attempts in flight right now (none after shutdown()).
   size_t in_flight() const;
 
   /// Host-name lookups started so far: one per name whose cached addresses

@@ -31,8 +31,8 @@ private:
   using string_view = boost::beast::string_view;
   using error_code = boost::beast::error_code;
 
-  void on_request_impl(boost::beast::http::verb, string_view, string_view,
-                       int, error_code&) override {}
+  void on_request_impl(boost::beast::http::verb, string_view, string_view, int,
+                       error_code&) override {}
   void on_response_impl(int code, string_view, int, error_code&) override {
     status_ = static_cast<unsigned>(code);
   }
@@ -44,8 +44,7 @@ private:
   size_t on_body_impl(string_view body, error_code&) override {
     return body.size();
   }
-  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {
-  }
+  void on_chunk_header_impl(std::uint64_t, string_view, error_code&) override {}
   size_t on_chunk_body_impl(std::uint64_t, string_view body,
                             error_code&) override {
     return body.size();

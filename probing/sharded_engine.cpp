@@ -1,5 +1,6 @@
 #include "probing/sharded_engine.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -35,6 +36,10 @@ sharded_engine::sharded_engine(size_t shards, http_prober_options options) {
                                 " shards (1.." +
                                 std::to_string(max_engine_shards) + ")");
   auto cap = options.max_idle_connections;
+  // The lookup threads too are divided, so that more shards do not mean
+  // more threads blocked in getaddrinfo (each shard keeps at least one).
+  options.resolver_threads =
+      std::max<size_t>(1, options.resolver_threads / shards);
   shards_.reserve(shards);
   for (size_t i = 0; i < shards; ++i) {
     if (cap)

@@ -136,6 +136,12 @@ std::unique_ptr<caf::actor_system_config> make_system_config() {
   // than the work itself (bench/RESULTS.md has the measurement).
   cfg->set("work-stealing.aggressive-poll-attempts", size_t{0});
   cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
+  // A blocked worker wakes when a job is queued to it; the timeout only
+  // bounds how long queued work waits to be stolen by another worker. At
+  // CAF's 10 ms every idle worker woke 100 times a second, most of a small
+  // fleet's CPU (bench/RESULTS.md, fixed cost).
+  cfg->set("work-stealing.relaxed-sleep-duration",
+           caf::timespan{std::chrono::milliseconds(100)});
   return cfg;
 }
 

@@ -537,6 +537,12 @@ void GatewayConfig::validate() const {
   if (hc.engine_threads < 1 || hc.engine_threads > max_engine_threads)
     fail("service_discovery.health_check.engine_threads",
          "must be between 1 and " + std::to_string(max_engine_threads));
+  if (hc.max_idle_connections > 0 &&
+      hc.max_idle_connections < hc.engine_threads)
+    fail("service_discovery.health_check.max_idle_connections",
+         "must be 0 (no cap) or at least engine_threads (" +
+             std::to_string(hc.engine_threads) +
+             "): the cap is divided over the engine's threads");
   if (hc.expected_statuses.empty())
     fail("service_discovery.health_check.expected_statuses",
          "must list at least one status");

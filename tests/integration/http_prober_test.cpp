@@ -402,18 +402,27 @@ TEST_CASE("a connection the server closed while idle is replaced",
   CHECK(server.connections_accepted() == 2);
 }
 
-TEST_CASE("a 408 on a reused connection is the server's idle close, not an "
-          "answer: the request goes again on a fresh connection",
+TEST_CASE("a farewell on a reused connection is the server's idle close, "
+          "not an answer: the request goes again on a fresh connection",
           "[prober][keep-alive]") {
   http_test_server server;
   http_prober prober;
   REQUIRE(probe(prober, target_of(server)).status == 200);
-  // The server times the idle connection out, as some do, with a 408 and a
-  // close, just before the next check reuses it.
+  // The server closes the idle connection with a farewell, as some servers
+  // and proxies do, just before the next check reuses it.
+  std::string farewell;
+  SECTION("408 Request Timeout") {
+    farewell = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n";
+  }
+  SECTION("a 503 with Connection: close") {
+    farewell = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+               "Connection: close\r\n\r\n";
+  }
+  SECTION("bytes that are no HTTP answer") {
+    farewell = "bye\r\n";
+  }
   REQUIRE(eventually([&] {
-    server.close_idle_connections(
-        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n"
-        "Connection: close\r\n\r\n");
+    server.close_idle_connections(farewell);
     return server.open_connections() == 0;
   }));
   auto result = probe(prober, target_of(server));

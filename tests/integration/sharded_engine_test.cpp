@@ -193,6 +193,7 @@ TEST_CASE("sharded engine: shutdown is idempotent and later calls are no-ops",
   std::vector<size_t> none(urls.size(), 0);
   REQUIRE(test::eventually([&] { return each_checked(*sink, urls, none, 1); }));
   engine.shutdown();
+  CHECK(engine.in_flight() == 0); // attempts that were out never finish
   auto checks = checks_of(*sink, urls);
   engine.shutdown();
   for (auto handle : handles) {

@@ -70,6 +70,9 @@ TEST_CASE("config errors: each names the field", "[config][errors]") {
        "service_discovery.health_check.engine_threads"},
       {discovery(R"("health_check":{"max_idle_connections":-1})"),
        "service_discovery.health_check.max_idle_connections"},
+      {discovery(R"("health_check":{"engine_threads":4,)"
+                 R"("max_idle_connections":3})"),
+       "service_discovery.health_check.max_idle_connections"},
       {discovery(R"("health_check":{"fast_interval":"0s"})"),
        "service_discovery.health_check.fast_interval"},
       {discovery(R"("health_check":{"retry_backoff":"soon"})"),
