@@ -69,7 +69,7 @@ struct probing_options {
 struct supervisor_children {
   registry_actor registry; // null while stopped or awaiting restart
   backend_actor backend;   // null while stopped or awaiting restart
-  probe_directory probes; // one per known endpoint
+  probe_directory probes;  // one per known endpoint
 };
 
 struct supervisor_options {

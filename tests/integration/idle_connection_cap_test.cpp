@@ -3,9 +3,7 @@
 // that each has its own pool key and keeps its own connection), checked a
 // few times; then, with nothing in flight, the engine holds no more idle
 // connections than the cap, and every check still passed.
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,45 +13,12 @@
 #include "probing/sharded_engine.hpp"
 #include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
+#include "tests/support/outcome_tally.hpp"
 
 using namespace orasi;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Counts each endpoint's passed and failed checks; thread-safe.
-class check_tally : public outcome_sink {
-public:
-  void deliver(std::vector<probe_outcome> outcomes) override {
-    std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& outcome : outcomes)
-      ++(outcome.passed ? passed_ : failed_)[outcome.endpoint_url];
-  }
-
-  /// Whether each of `urls` passed at least `count` checks.
-  bool each_passed(const std::vector<std::string>& urls, size_t count) const {
-    std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& url : urls) {
-      auto found = passed_.find(url);
-      if (found == passed_.end() || found->second < count)
-        return false;
-    }
-    return true;
-  }
-
-  size_t failed() const {
-    std::lock_guard<std::mutex> guard{mutex_};
-    size_t sum = 0;
-    for (auto& entry : failed_)
-      sum += entry.second;
-    return sum;
-  }
-
-private:
-  mutable std::mutex mutex_;
-  std::map<std::string, size_t> passed_;
-  std::map<std::string, size_t> failed_;
-};
 
 struct cap_run {
   size_t engine_open = 0;  // the engine's sockets, nothing in flight
@@ -75,7 +40,7 @@ cap_run run_checks(size_t shards, std::optional<size_t> cap, size_t checks) {
   http_prober_options options;
   options.max_idle_connections = cap;
   sharded_engine engine{shards, options};
-  auto tally = std::make_shared<check_tally>();
+  auto tally = std::make_shared<test::outcome_tally>();
   auto settings = std::make_shared<probe_settings>();
   settings->fast_interval = 30ms;
   settings->interval = 30ms;

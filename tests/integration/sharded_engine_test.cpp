@@ -2,9 +2,7 @@
 // server: every endpoint's checks arrive, schedules spread over the shards,
 // set_fast and remove_schedule reach the shard that holds the schedule, and
 // shutdown is idempotent.
-#include <map>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -14,44 +12,12 @@
 #include "probing/sharded_engine.hpp"
 #include "test_support.hpp"
 #include "tests/support/http_test_server.hpp"
+#include "tests/support/outcome_tally.hpp"
 
 using namespace orasi;
 using namespace std::chrono_literals;
 
 namespace {
-
-/// Counts the outcomes of each endpoint; thread-safe (every shard's loop
-/// delivers to it).
-class outcome_counter : public outcome_sink {
-public:
-  void deliver(std::vector<probe_outcome> outcomes) override {
-    std::lock_guard<std::mutex> guard{mutex_};
-    for (auto& outcome : outcomes) {
-      ++checks_[outcome.endpoint_url];
-      if (!outcome.passed)
-        ++failed_[outcome.endpoint_url];
-    }
-  }
-
-  size_t checks(const std::string& url) const {
-    std::lock_guard<std::mutex> guard{mutex_};
-    auto found = checks_.find(url);
-    return found == checks_.end() ? 0 : found->second;
-  }
-
-  size_t failed() const {
-    std::lock_guard<std::mutex> guard{mutex_};
-    size_t sum = 0;
-    for (auto& entry : failed_)
-      sum += entry.second;
-    return sum;
-  }
-
-private:
-  mutable std::mutex mutex_;
-  std::map<std::string, size_t> checks_;
-  std::map<std::string, size_t> failed_;
-};
 
 /// Checks every 50 ms while fast, every 10 minutes otherwise.
 std::shared_ptr<const probe_settings> fast_only_settings() {
@@ -65,7 +31,7 @@ std::shared_ptr<const probe_settings> fast_only_settings() {
 }
 
 check_spec spec_for(const std::string& url,
-                    const std::shared_ptr<outcome_counter>& sink) {
+                    const std::shared_ptr<test::outcome_tally>& sink) {
   check_spec spec;
   spec.service_id = "svc";
   spec.endpoint_url = url;
@@ -86,7 +52,7 @@ std::vector<std::string> endpoints_of(const test::http_test_server& server,
 }
 
 /// Whether each of `urls` has at least `counts[i] + more` checks.
-bool each_checked(const outcome_counter& counter,
+bool each_checked(const test::outcome_tally& counter,
                   const std::vector<std::string>& urls,
                   const std::vector<size_t>& counts, size_t more) {
   for (size_t i = 0; i < urls.size(); ++i)
@@ -95,7 +61,7 @@ bool each_checked(const outcome_counter& counter,
   return true;
 }
 
-std::vector<size_t> checks_of(const outcome_counter& counter,
+std::vector<size_t> checks_of(const test::outcome_tally& counter,
                               const std::vector<std::string>& urls) {
   std::vector<size_t> counts;
   for (auto& url : urls)
@@ -111,7 +77,7 @@ TEST_CASE("sharded engine: every endpoint is checked, on every shard",
   CAPTURE(shards);
   test::http_test_server server;
   sharded_engine engine{shards};
-  auto sink = std::make_shared<outcome_counter>();
+  auto sink = std::make_shared<test::outcome_tally>();
   auto urls = endpoints_of(server, 30);
   std::vector<size_t> per_shard(shards, 0);
   for (auto& url : urls) {
@@ -138,7 +104,7 @@ TEST_CASE("sharded engine: set_fast and remove_schedule reach the schedule's "
           "[prober][shards]") {
   test::http_test_server server;
   sharded_engine engine{2};
-  auto sink = std::make_shared<outcome_counter>();
+  auto sink = std::make_shared<test::outcome_tally>();
   auto urls = endpoints_of(server, 30);
   std::vector<uint64_t> handles;
   for (auto& url : urls)
@@ -185,7 +151,7 @@ TEST_CASE("sharded engine: shutdown is idempotent and later calls are no-ops",
           "[prober][shards]") {
   test::http_test_server server;
   sharded_engine engine{2};
-  auto sink = std::make_shared<outcome_counter>();
+  auto sink = std::make_shared<test::outcome_tally>();
   auto urls = endpoints_of(server, 4);
   std::vector<uint64_t> handles;
   for (auto& url : urls)
