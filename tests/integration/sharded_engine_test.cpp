@@ -69,6 +69,20 @@ std::vector<size_t> checks_of(const test::outcome_tally& counter,
   return counts;
 }
 
+/// Schedules every one of `urls` and waits until each has been checked
+/// `checks` times; returns the handles.
+std::vector<uint64_t>
+schedule_all(sharded_engine& engine, const std::vector<std::string>& urls,
+             const std::shared_ptr<test::outcome_tally>& sink, size_t checks) {
+  std::vector<uint64_t> handles;
+  for (auto& url : urls)
+    handles.push_back(engine.add_schedule(spec_for(url, sink)));
+  std::vector<size_t> none(urls.size(), 0);
+  REQUIRE(test::eventually(
+      [&] { return each_checked(*sink, urls, none, checks); }));
+  return handles;
+}
+
 } // namespace
 
 TEST_CASE("sharded engine: every endpoint is checked, on every shard",
@@ -106,11 +120,7 @@ TEST_CASE("sharded engine: set_fast and remove_schedule reach the schedule's "
   sharded_engine engine{2};
   auto sink = std::make_shared<test::outcome_tally>();
   auto urls = endpoints_of(server, 30);
-  std::vector<uint64_t> handles;
-  for (auto& url : urls)
-    handles.push_back(engine.add_schedule(spec_for(url, sink)));
-  std::vector<size_t> none(urls.size(), 0);
-  REQUIRE(test::eventually([&] { return each_checked(*sink, urls, none, 2); }));
+  auto handles = schedule_all(engine, urls, sink, 2);
 
   // A third goes to the normal interval (10 minutes), a third is removed,
   // a third goes on as before.
@@ -153,11 +163,7 @@ TEST_CASE("sharded engine: shutdown is idempotent and later calls are no-ops",
   sharded_engine engine{2};
   auto sink = std::make_shared<test::outcome_tally>();
   auto urls = endpoints_of(server, 4);
-  std::vector<uint64_t> handles;
-  for (auto& url : urls)
-    handles.push_back(engine.add_schedule(spec_for(url, sink)));
-  std::vector<size_t> none(urls.size(), 0);
-  REQUIRE(test::eventually([&] { return each_checked(*sink, urls, none, 1); }));
+  auto handles = schedule_all(engine, urls, sink, 1);
   engine.shutdown();
   CHECK(engine.in_flight() == 0); // attempts that were out never finish
   auto checks = checks_of(*sink, urls);
