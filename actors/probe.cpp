@@ -7,26 +7,26 @@
 namespace orasi {
 
 probe_actor::behavior_type probe(probe_pointer self, probe_options options) {
-  auto& st = self->state;
-  st.options = std::move(options);
   check_spec spec;
-  spec.service_id = st.options.service_id;
-  spec.endpoint_url = st.options.endpoint_url;
+  spec.service_id = std::move(options.service_id);
+  spec.endpoint_url = std::move(options.endpoint_url);
   spec.probe_id = self->id();
-  spec.settings = st.options.settings;
-  spec.seed = st.options.seed;
-  spec.fast = st.options.fast;
-  spec.sink = st.options.sink;
-  spec.observer = st.options.observer;
-  st.schedule = st.options.engine->add_schedule(std::move(spec));
+  spec.settings = std::move(options.settings);
+  spec.seed = options.seed;
+  spec.fast = options.fast;
+  spec.sink = std::move(options.sink);
+  spec.observer = std::move(options.observer);
+  auto& st = self->state;
+  st.engine = std::move(options.engine);
+  st.schedule = st.engine->add_schedule(std::move(spec));
   // However the probe ends, its schedule ends with it.
-  self->attach_functor([engine = st.options.engine, handle = st.schedule] {
+  self->attach_functor([engine = st.engine, handle = st.schedule] {
     engine->remove_schedule(handle);
   });
   return {
       [self](retune_atom, bool fast) {
         auto& st = self->state;
-        st.options.engine->set_fast(st.schedule, fast);
+        st.engine->set_fast(st.schedule, fast);
       },
   };
 }

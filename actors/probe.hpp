@@ -39,8 +39,11 @@ struct probe_options {
   bool fast = true;                         // start at the fast interval
 };
 
+/// What a probe keeps while it lives: its schedule in the engine. The rest of
+/// its options went into the schedule when it started; a probe per endpoint
+/// holds nothing twice.
 struct probe_state {
-  probe_options options;
+  check_port_ptr engine;
   uint64_t schedule = 0; // the engine's handle
   static inline const char* name = "orasi.probe";
 };

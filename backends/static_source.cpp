@@ -66,7 +66,7 @@ bool static_source::file_stamp::operator==(const file_stamp& other) const {
 
 static_source::static_source(static_source_options options)
     : options_(std::move(options)),
-      file_services_(options_.initial_services),
+      file_services_(std::move(options_.initial_services)),
       loaded_stamp_(stamp_of_file()) {
   // The initial services come from a config that the caller has already
   // loaded; the file's current stamp stands for that content.

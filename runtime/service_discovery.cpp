@@ -59,7 +59,13 @@ make_source(const GatewayConfig& config) {
     backends::static_source_options options;
     options.initial_services = sd.services;
     options.file_path = config.source_file;
-    options.load_services = [running = config](const std::string& path) {
+    // A reload compares only the restart-only fields with the running
+    // config; the services are the source's, so the copy kept for that
+    // does not hold them a second time.
+    auto running = config;
+    running.service_discovery.services.clear();
+    options.load_services = [running =
+                                 std::move(running)](const std::string& path) {
       return reload_config_services(running, path);
     };
     return std::make_shared<backends::static_source>(std::move(options));
