@@ -41,6 +41,7 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -114,6 +115,20 @@ double cpu_seconds(bool user, bool system) {
   };
   return (user ? seconds(usage.ru_utime) : 0.0) +
          (system ? seconds(usage.ru_stime) : 0.0);
+}
+
+/// What malloc holds, over all its arenas: bytes in use by the program
+/// (with each chunk's own overhead) and bytes taken from the system. RSS
+/// per endpoint minus in-use per endpoint is what malloc keeps free
+/// (fragmentation, per-thread arenas) plus what is not heap.
+struct heap_figures {
+  size_t in_use = 0;
+  size_t system = 0;
+};
+
+heap_figures heap_now() {
+  auto info = mallinfo2();
+  return {info.uordblks + info.hblkhd, info.arena + info.hblkhd};
 }
 
 /// The number in a field of /proc/self/status (VmRSS in kB, Threads), 0 if
@@ -331,10 +346,11 @@ void signal_target(const bench_options& opts, int sig) {
 // -- the two modes ------------------------------------------------------------
 
 struct startup {
-  double start_s = 0;   // start() until it returned
-  double healthy_s = 0; // start() until every endpoint was Healthy
-  double cpu_s = 0;     // process CPU over that time
-  long rss_base_kb = 0; // before the ServiceDiscovery was built
+  double start_s = 0;     // start() until it returned
+  double healthy_s = 0;   // start() until every endpoint was Healthy
+  double cpu_s = 0;       // process CPU over that time
+  long rss_base_kb = 0;   // before the ServiceDiscovery was built
+  heap_figures heap_base; // at the same time
   orasi::bench::proc::tcp_sockstat sockstat_before; // at the same time
 };
 
@@ -384,6 +400,7 @@ void measure_capacity(const bench_options& opts,
   auto sockstat = orasi::bench::proc::read_tcp_sockstat();
   auto metrics1 = discovery.probe_metrics();
   long rss = proc_status("VmRSS");
+  auto heap = heap_now();
   rss_max = std::max(rss_max, rss);
   auto attempts = metrics1.attempts_sent - metrics0.attempts_sent;
   auto failed = failed_attempts(metrics1) - failed_attempts(metrics0);
@@ -426,6 +443,14 @@ void measure_capacity(const bench_options& opts,
   print_sockstat("sockstat_before", up.sockstat_before);
   std::printf(",");
   print_sockstat("sockstat_after", sockstat);
+  auto per_endpoint = [&](size_t now, size_t base) {
+    return (static_cast<double>(now) - static_cast<double>(base)) /
+           static_cast<double>(opts.endpoints);
+  };
+  std::printf(",\"heap_in_use_per_endpoint_bytes\":%.0f,"
+              "\"heap_system_per_endpoint_bytes\":%.0f",
+              per_endpoint(heap.in_use, up.heap_base.in_use),
+              per_endpoint(heap.system, up.heap_base.system));
   std::printf(",\"page_size\":%ld}\n", sysconf(_SC_PAGESIZE));
   std::fflush(stdout);
 }
@@ -676,6 +701,7 @@ int main(int argc, char** argv) {
 
   startup up;
   up.rss_base_kb = proc_status("VmRSS");
+  up.heap_base = heap_now();
   up.sockstat_before = orasi::bench::proc::read_tcp_sockstat();
   std::unique_ptr<orasi::test::http_test_server> failing;
   if (opts.detect)
