@@ -62,12 +62,10 @@ make_source(const GatewayConfig& config) {
     // A reload compares only the restart-only fields with the running
     // config; the services are the source's, so the copy kept for that
     // does not hold them a second time.
-    auto running = config;
-    running.service_discovery.services.clear();
-    options.load_services = [running =
-                                 std::move(running)](const std::string& path) {
-      return reload_config_services(running, path);
-    };
+    options.load_services =
+        [running = restart_only_fields(config)](const std::string& path) {
+          return reload_config_services(running, path);
+        };
     return std::make_shared<backends::static_source>(std::move(options));
   }
   case ServiceDiscoveryBackend::Etcd:

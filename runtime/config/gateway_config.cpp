@@ -574,6 +574,21 @@ void GatewayConfig::validate() const {
                               "critical or off)");
 }
 
+GatewayConfig restart_only_fields(const GatewayConfig& config) {
+  GatewayConfig result;
+  for_each_config_field<GatewayConfig>([&](const char*, auto part) {
+    const auto& from = config.*part;
+    auto& to = result.*part;
+    using section_type = std::decay_t<decltype(from)>;
+    for_each_config_field<section_type>([&](const char*, auto member) {
+      if (!applied_by_reload(member))
+        to.*member = from.*member;
+    });
+  });
+  result.source_file = config.source_file;
+  return result;
+}
+
 std::string restart_only_changes(const GatewayConfig& running,
                                  const GatewayConfig& next) {
   std::string result;

@@ -204,6 +204,12 @@ BOOST_DESCRIBE_STRUCT(GatewayConfig, (), (service_discovery, admin, logging))
 std::string restart_only_changes(const GatewayConfig& running,
                                  const GatewayConfig& next);
 
+/// `config` without what a reload applies (service_discovery.services):
+/// what restart_only_changes() needs of the running config, at a size that
+/// does not grow with the services. The copy is made field by field, so the
+/// services are never copied, not even for a moment.
+GatewayConfig restart_only_fields(const GatewayConfig& config);
+
 /// Parses "250ms", "30s", "1.5m", "2h"; std::nullopt if malformed.
 std::optional<Duration> parse_duration(std::string_view text);
 

@@ -282,6 +282,36 @@ TEST_CASE("config: the spec's checkers carry their policy", "[config]") {
   CHECK(advanced.config().failure_threshold == 3);
 }
 
+TEST_CASE("config: the running config a reload compares with holds no "
+          "services",
+          "[config]") {
+  auto config = GatewayConfig::from_json(R"({
+    "service_discovery": {
+      "backend": "etcd",
+      "prefix": "/custom/prefix",
+      "health_check": {"path": "/ready", "retries": 0},
+      "etcd": {"username": "orasi", "lease_ttl": "30s"},
+      "services": {"a": {"name": "a", "endpoints": [
+        {"url": "http://127.0.0.1:8080"}]}}
+    },
+    "admin": {"listen": "[::1]:0"},
+    "logging": {"level": "debug"}
+  })");
+  config.source_file = "/etc/orasi.json";
+  auto kept = restart_only_fields(config);
+  CHECK(kept.service_discovery.services.empty());
+  CHECK(kept.source_file == "/etc/orasi.json");
+  // Every field a reload cannot apply is carried over...
+  CHECK(restart_only_changes(config, kept).empty());
+  CHECK(kept.service_discovery.etcd.username == "orasi");
+  CHECK(kept.service_discovery.health_check.health_check_path == "/ready");
+  // ...and differs from the defaults here, so a field left out would show.
+  CHECK(restart_only_changes(GatewayConfig{}, kept) ==
+        "service_discovery.backend, service_discovery.prefix, "
+        "service_discovery.health_check, service_discovery.etcd, "
+        "admin.listen, logging.level");
+}
+
 TEST_CASE("config: the static backend ignores its endpoints list", "[config]") {
   auto config = GatewayConfig::from_json(
       R"({"service_discovery":{"backend":"static","endpoints":[]}})");
