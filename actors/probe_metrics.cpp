@@ -63,30 +63,6 @@ void probe_metrics::check_latency(std::chrono::microseconds latency) {
   latency_sum_us_.fetch_add(us, std::memory_order_relaxed);
 }
 
-namespace {
-
-int64_t epoch_ms(std::chrono::system_clock::time_point at) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             at.time_since_epoch())
-      .count();
-}
-
-CheckSample sample_of(const ProbeResult& result) {
-  CheckSample sample;
-  sample.at_ms = epoch_ms(result.at);
-  auto us = std::max<int64_t>(result.latency.count(), 0);
-  sample.latency_us = static_cast<uint32_t>(
-      std::min<int64_t>(us, std::numeric_limits<uint32_t>::max()));
-  sample.status_code = result.status_code;
-  sample.verdict = !result.passed    ? check_verdict::failed
-                   : result.degraded ? check_verdict::degraded
-                                     : check_verdict::passed;
-  sample.failure = result.failure;
-  return sample;
-}
-
-} // namespace
-
 probe_metrics::results_shard&
 probe_metrics::shard_of(const std::string& service_id) const {
   return shards_[std::hash<std::string>{}(service_id) % results_shards];
@@ -94,12 +70,9 @@ probe_metrics::shard_of(const std::string& service_id) const {
 
 void probe_metrics::record_result(const std::string& service_id,
                                   const std::string& url, ProbeResult result) {
-  auto sample = sample_of(result);
   auto& shard = shard_of(service_id);
   std::lock_guard<std::mutex> guard{shard.mutex};
-  auto& record = shard.services[service_id][url];
-  record.last = std::move(result);
-  record.recent.push(sample);
+  shard.services[service_id][url].record(std::move(result));
 }
 
 void probe_metrics::forget(const std::string& service_id,
@@ -122,7 +95,7 @@ ProbeResults probe_metrics::results() const {
     for (const auto& [id, endpoints] : shard.services) {
       auto& by_url = out[id];
       for (const auto& [url, record] : endpoints)
-        by_url.emplace(url, record.last);
+        by_url.emplace(url, record.last());
     }
     if (after_shard_copied)
       after_shard_copied(index);
@@ -141,8 +114,7 @@ probe_metrics::histories(const std::vector<std::string>& service_ids) const {
       continue;
     auto& by_url = out[id];
     for (const auto& [url, record] : service->second)
-      by_url[url] =
-          EndpointProbeHistory{record.last, record.recent.to_vector()};
+      by_url[url] = EndpointProbeHistory{record.last(), record.recent()};
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "actors/bounded_ring.hpp"
+#include "actors/endpoint_probe_record.hpp"
 #include "messages/health_types.hpp"
 #include "probing/check_port.hpp"
 
@@ -92,13 +93,10 @@ private:
   std::array<std::atomic<uint64_t>, bucket_ms.size() + 1> buckets_{};
   std::atomic<uint64_t> latency_sum_us_{0};
 
-  /// What is kept per probed endpoint (the ring: 512 bytes), allocated
-  /// when its first check completes, freed when its probe stops.
-  struct endpoint_record {
-    ProbeResult last;
-    bounded_ring<CheckSample, recent_checks_kept> recent;
-  };
-  using endpoint_records = std::unordered_map<std::string, endpoint_record>;
+  /// What is kept per probed endpoint, allocated when its first check
+  /// completes, freed when its probe stops.
+  using endpoint_records =
+      std::unordered_map<std::string, endpoint_probe_record>;
 
   /// The results, split by service id over shards with a lock each: the
   /// engine records every check, and a reader copying all of them (the

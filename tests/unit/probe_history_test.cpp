@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "actors/bounded_ring.hpp"
+#include "actors/compact_check_ring.hpp"
+#include "actors/endpoint_probe_record.hpp"
 #include "actors/probe_metrics.hpp"
 #include "unit/unit_support.hpp"
 
@@ -65,13 +67,20 @@ TEST_CASE("bounded ring: keeps the last N values, oldest first",
   CHECK(contents(ring) == std::vector<int>{8, 9, 10, 11});
 }
 
-TEST_CASE("probe history: a sample is 16 bytes, so an endpoint's ring of "
-          "recent checks is 512",
+TEST_CASE("probe history: a public sample is 16 bytes, the ring keeps a "
+          "check in 11, so an endpoint's record is 392 bytes",
           "[probe_history]") {
-  // The ring is part of the memory per probed endpoint (README,
+  // The record is most of the memory per probed endpoint (README,
   // Performance): keep it from growing unnoticed.
   CHECK(sizeof(CheckSample) == 16);
-  CHECK(recent_checks_kept * sizeof(CheckSample) == 512);
+  using ring = compact_check_ring<recent_checks_kept>;
+  CHECK(ring::bytes_per_check == 11);
+  // The checks, then the base time, the full times' pointer and two counts,
+  // rounded up to 8 bytes.
+  CHECK(sizeof(ring) == 376);
+  // The ring, the extras' pointer, the time below the millisecond and three
+  // small fields.
+  CHECK(sizeof(endpoint_probe_record) == 392);
 }
 
 TEST_CASE("probe history: each recorded check is a sample in its endpoint's "
