@@ -100,7 +100,7 @@ const char* to_string(check_verdict x);
 /// 16 bytes, since every probed endpoint holds recent_checks_kept of them.
 struct CheckSample {
   int64_t at_ms = 0;        // completion, system_clock ms since the epoch
-  uint32_t latency_us = 0;  // first attempt to outcome (saturates at ~71 min)
+  uint32_t latency_us = 0;  // the deciding attempt's (saturates at ~71 min)
   uint16_t status_code = 0; // 0: no HTTP answer
   check_verdict verdict = check_verdict::failed;
   probe_failure failure = probe_failure::none; // why it failed
