@@ -26,8 +26,16 @@ void check_scheduler::add(uint64_t handle, check_spec spec, time_point now) {
   std::uniform_int_distribution<caf::timespan::rep> offset{
       0, std::max<caf::timespan::rep>(0, first_window.count() - 1)};
   auto first = now + caf::timespan{offset(e.random)};
-  auto& placed = entries_[handle] = std::move(e);
-  arm(handle, placed, wait_kind::check, first);
+  auto [at, added] = entries_.try_emplace(handle);
+  if (!added) {
+    // A handle used again replaces its schedule (callers choose unique
+    // ones): the old timer and attempt go with it.
+    timers_.disarm(*at);
+    if (at->second.attempt_id != 0)
+      in_flight_.erase(at->second.attempt_id);
+  }
+  at->second = std::move(e);
+  arm(*at, wait_kind::check, first);
 }
 
 void check_scheduler::set_fast(uint64_t handle, bool fast, time_point now) {
@@ -38,11 +46,11 @@ void check_scheduler::set_fast(uint64_t handle, bool fast, time_point now) {
   e.fast = fast;
   // The verdict that moved the endpoint came after its next check was
   // planned at the other interval: plan that check anew.
-  if (!e.checking && e.waiting == wait_kind::check && e.timer != 0 &&
+  if (!e.checking && e.waiting == wait_kind::check &&
       e.check_started != time_point{}) {
     auto due = e.check_started +
                jittered(current_interval(e), e.spec.settings->jitter, e.random);
-    arm(handle, e, wait_kind::check, std::max(due, now));
+    arm(*i, wait_kind::check, std::max(due, now));
   }
 }
 
@@ -50,6 +58,7 @@ void check_scheduler::remove(uint64_t handle) {
   auto i = entries_.find(handle);
   if (i == entries_.end())
     return;
+  timers_.disarm(*i);
   if (i->second.attempt_id != 0)
     in_flight_.erase(i->second.attempt_id);
   if (auto& observer = i->second.spec.observer)
@@ -58,42 +67,31 @@ void check_scheduler::remove(uint64_t handle) {
   entries_.erase(i);
 }
 
-void check_scheduler::arm(uint64_t handle, entry& e, wait_kind what,
-                          time_point due) {
-  e.waiting = what;
-  e.due = due;
-  e.timer = ++next_timer_;
-  timers_.push(timer_item{due, handle, e.timer, what});
+void check_scheduler::arm(node& n, wait_kind what, time_point due) {
+  n.second.waiting = what;
+  timers_.arm(n, due);
 }
 
-std::optional<check_scheduler::time_point> check_scheduler::next_due() {
-  while (!timers_.empty()) {
-    auto& top = timers_.top();
-    auto i = entries_.find(top.handle);
-    if (i != entries_.end() && i->second.timer == top.timer)
-      return top.due;
-    timers_.pop(); // its schedule was removed or re-armed
-  }
-  return std::nullopt;
+std::optional<check_scheduler::time_point> check_scheduler::next_due() const {
+  if (timers_.empty())
+    return std::nullopt;
+  return timers_.top_due();
 }
 
 void check_scheduler::run_due(time_point now) {
-  while (!timers_.empty() && timers_.top().due <= now) {
-    auto item = timers_.top();
-    timers_.pop();
-    auto i = entries_.find(item.handle);
-    if (i == entries_.end() || i->second.timer != item.timer)
-      continue;
-    auto& e = i->second;
+  while (!timers_.empty() && timers_.top_due() <= now) {
+    auto& n = timers_.top();
+    auto& e = n.second;
+    auto kind = e.waiting;
     // Fired. Should what follows throw before it arms the next step, the
     // schedule must still go on: a check one interval from now.
-    arm(item.handle, e, wait_kind::check, now + e.spec.settings->interval);
-    switch (item.kind) {
+    arm(n, wait_kind::check, now + e.spec.settings->interval);
+    switch (kind) {
     case wait_kind::check:
-      begin_check(item.handle, e, now);
+      begin_check(n, now);
       break;
     case wait_kind::retry:
-      send_attempt(item.handle, e, now);
+      send_attempt(n, now);
       break;
     case wait_kind::lost_attempt: {
       in_flight_.erase(e.attempt_id);
@@ -102,7 +100,7 @@ void check_scheduler::run_due(time_point now) {
       lost.failure = probe_failure::timeout;
       lost.detail = "the prober did not answer";
       lost.latency = e.spec.settings->timeout;
-      judge(item.handle, e, lost, now);
+      judge(n, lost, now);
       break;
     }
     }
@@ -119,10 +117,11 @@ void check_scheduler::on_attempt_result(attempt_result result, time_point now) {
   if (i == entries_.end() || !i->second.checking ||
       i->second.attempt_id != result.attempt_id)
     return;
-  judge(handle, i->second, result, now);
+  judge(*i, result, now);
 }
 
-void check_scheduler::begin_check(uint64_t handle, entry& e, time_point now) {
+void check_scheduler::begin_check(node& n, time_point now) {
+  auto& e = n.second;
   e.checking = true;
   e.attempts_made = 0;
   e.check_started = now;
@@ -132,21 +131,21 @@ void check_scheduler::begin_check(uint64_t handle, entry& e, time_point now) {
     auto outcome = make_outcome(e);
     outcome.failure = probe_failure::invalid_url;
     outcome.reason = "invalid URL: " + e.target_error;
-    finish_check(handle, e, std::move(outcome), now);
+    finish_check(n, std::move(outcome), now);
     return;
   }
-  send_attempt(handle, e, now);
+  send_attempt(n, now);
 }
 
-void check_scheduler::send_attempt(uint64_t handle, entry& e, time_point now) {
+void check_scheduler::send_attempt(node& n, time_point now) {
+  auto& e = n.second;
   ++e.attempts_made;
   e.attempt_id = ++next_attempt_id_;
-  in_flight_.emplace(e.attempt_id, handle);
+  in_flight_.emplace(e.attempt_id, n.first);
   if (e.spec.observer)
     e.spec.observer->on_attempt_sent();
   const auto& settings = *e.spec.settings;
-  arm(handle, e, wait_kind::lost_attempt,
-      now + settings.timeout + lost_attempt_grace);
+  arm(n, wait_kind::lost_attempt, now + settings.timeout + lost_attempt_grace);
   // Last: the submitter may answer at once, re-entering on_attempt_result.
   submit_(attempt_request{e.attempt_id, *e.target, settings.timeout});
 }
@@ -154,8 +153,9 @@ void check_scheduler::send_attempt(uint64_t handle, entry& e, time_point now) {
 /// Judges one answered (or lost) attempt: ends the check on a pass, a
 /// timeout or after the last attempt, otherwise retries after a short
 /// backoff.
-void check_scheduler::judge(uint64_t handle, entry& e,
-                            const attempt_result& result, time_point now) {
+void check_scheduler::judge(node& n, const attempt_result& result,
+                            time_point now) {
+  auto& e = n.second;
   e.attempt_id = 0;
   const auto& settings = *e.spec.settings;
   auto outcome = make_outcome(e);
@@ -180,23 +180,24 @@ void check_scheduler::judge(uint64_t handle, entry& e,
   // timeouts, past the interval. Retries are for failures that come back
   // fast (refused, reset, a failing status, garbage).
   if (outcome.passed || outcome.failure == probe_failure::timeout)
-    return finish_check(handle, e, std::move(outcome), now);
+    return finish_check(n, std::move(outcome), now);
   if (e.attempts_made > settings.retries) {
     // The prober could not even try (e.g. out of file descriptors): that
     // says nothing about the endpoint, so the check counts for nothing.
     if (outcome.failure == probe_failure::local) {
       spdlog::warn("check of {} inconclusive: {}", e.spec.endpoint_url,
                    outcome.reason);
-      return finish_check(handle, e, std::nullopt, now);
+      return finish_check(n, std::nullopt, now);
     }
-    return finish_check(handle, e, std::move(outcome), now);
+    return finish_check(n, std::move(outcome), now);
   }
-  arm(handle, e, wait_kind::retry, now + settings.retry_backoff);
+  arm(n, wait_kind::retry, now + settings.retry_backoff);
 }
 
-void check_scheduler::finish_check(uint64_t handle, entry& e,
+void check_scheduler::finish_check(node& n,
                                    std::optional<probe_outcome> outcome,
                                    time_point now) {
+  auto& e = n.second;
   e.checking = false;
   e.attempt_id = 0;
   if (outcome) {
@@ -214,7 +215,7 @@ void check_scheduler::finish_check(uint64_t handle, entry& e,
   }
   auto due = e.check_started +
              jittered(current_interval(e), e.spec.settings->jitter, e.random);
-  arm(handle, e, wait_kind::check, std::max(due, now));
+  arm(n, wait_kind::check, std::max(due, now));
 }
 
 caf::timespan check_scheduler::current_interval(const entry& e) const {

@@ -17,13 +17,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "messages/probe_messages.hpp"
 #include "probing/check_port.hpp"
+#include "probing/timer_heap.hpp"
 
 namespace orasi {
 
@@ -60,7 +60,7 @@ public:
   void on_attempt_result(attempt_result result, time_point now);
 
   /// When run_due() has something to do next, if anything.
-  std::optional<time_point> next_due();
+  std::optional<time_point> next_due() const;
 
   /// Delivers every outcome gathered since the last flush, one batch per
   /// sink.
@@ -85,36 +85,36 @@ private:
     time_point check_started{};
     uint32_t attempts_made = 0;
     uint64_t attempt_id = 0; // awaiting an answer, 0 if none
-    // The one pending timer of this schedule.
+    // The one pending timer of this schedule: what it waits for, and its
+    // item in timers_.
     wait_kind waiting = wait_kind::check;
-    time_point due{};
-    uint64_t timer = 0; // heap items with another number are stale
+    uint32_t heap_position = timer_heap_npos;
   };
 
-  struct timer_item {
-    time_point due;
-    uint64_t handle;
-    uint64_t timer;
-    wait_kind kind;
-    bool operator>(const timer_item& other) const { return due > other.due; }
+  using entry_map = std::unordered_map<uint64_t, entry>;
+  using node = entry_map::value_type;
+
+  // The heap points at map nodes, which stay put while the map rehashes.
+  // Schedules due together fire in the order of their handles.
+  struct timer_traits {
+    static uint32_t& position(node& n) { return n.second.heap_position; }
+    static bool before(const node& a, const node& b) {
+      return a.first < b.first;
+    }
   };
 
-  void arm(uint64_t handle, entry& e, wait_kind what, time_point due);
-  void begin_check(uint64_t handle, entry& e, time_point now);
-  void send_attempt(uint64_t handle, entry& e, time_point now);
-  void judge(uint64_t handle, entry& e, const attempt_result& result,
-             time_point now);
-  void finish_check(uint64_t handle, entry& e,
-                    std::optional<probe_outcome> outcome, time_point now);
+  void arm(node& n, wait_kind what, time_point due);
+  void begin_check(node& n, time_point now);
+  void send_attempt(node& n, time_point now);
+  void judge(node& n, const attempt_result& result, time_point now);
+  void finish_check(node& n, std::optional<probe_outcome> outcome,
+                    time_point now);
   caf::timespan current_interval(const entry& e) const;
   probe_outcome make_outcome(const entry& e) const;
 
   attempt_submitter submit_;
-  std::unordered_map<uint64_t, entry> entries_;
-  std::priority_queue<timer_item, std::vector<timer_item>,
-                      std::greater<timer_item>>
-      timers_;
-  uint64_t next_timer_ = 0;
+  entry_map entries_;
+  timer_heap<node, timer_traits> timers_;
   uint64_t next_attempt_id_ = 0;
   // Attempt id -> the schedule that sent it.
   std::unordered_map<uint64_t, uint64_t> in_flight_;

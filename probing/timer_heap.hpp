@@ -23,13 +23,17 @@
 
 namespace orasi {
 
+/// The position of an owner that is not armed (for owners to initialise
+/// theirs with, before the heap's type is complete).
+inline constexpr uint32_t timer_heap_npos =
+    std::numeric_limits<uint32_t>::max();
+
 template <class Owner, class Traits>
 class timer_heap {
 public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// The position of an owner that is not armed.
-  static constexpr uint32_t npos = std::numeric_limits<uint32_t>::max();
+  static constexpr uint32_t npos = timer_heap_npos;
 
   bool empty() const { return items_.empty(); }
   size_t size() const { return items_.size(); }
