@@ -15,9 +15,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -74,21 +76,37 @@ public:
 private:
   enum class wait_kind : uint8_t { check, retry, lost_attempt };
 
+  // What many schedules share (in practice every schedule of a
+  // supervisor: one settings, one sink, one observer), held once and named
+  // by an index in each entry.
+  struct shared_context {
+    std::shared_ptr<const probe_settings> settings;
+    std::shared_ptr<outcome_sink> sink;
+    std::shared_ptr<check_observer> observer;
+    size_t users = 0;
+  };
+
+  // Small on purpose: there is one per endpoint.
   struct entry {
-    check_spec spec;
-    std::optional<probe_target> target; // null if the URL cannot be probed
-    std::string target_error;
+    std::string service_id;
+    std::string endpoint_url;
+    uint64_t probe_id = 0;
+    // Meaningful iff target_valid. An invalid URL's reason is worked out
+    // again when its check fails rather than kept by every schedule.
+    probe_target target;
     probe_rng random;
-    bool fast = true;
     // The check in progress, if any.
-    bool checking = false;
     time_point check_started{};
-    uint32_t attempts_made = 0;
     uint64_t attempt_id = 0; // awaiting an answer, 0 if none
-    // The one pending timer of this schedule: what it waits for, and its
-    // item in timers_.
-    wait_kind waiting = wait_kind::check;
+    uint32_t attempts_made = 0;
+    uint32_t context = 0; // in contexts_
+    // The one pending timer of this schedule: its item in timers_, and
+    // what it waits for.
     uint32_t heap_position = timer_heap_npos;
+    wait_kind waiting = wait_kind::check;
+    bool target_valid = false;
+    bool fast = true;
+    bool checking = false;
   };
 
   using entry_map = std::unordered_map<uint64_t, entry>;
@@ -112,9 +130,22 @@ private:
   caf::timespan current_interval(const entry& e) const;
   probe_outcome make_outcome(const entry& e) const;
 
+  const shared_context& context_of(const entry& e) const {
+    return contexts_[e.context];
+  }
+  const probe_settings& settings_of(const entry& e) const {
+    return *contexts_[e.context].settings;
+  }
+  uint32_t acquire_context(check_spec& spec);
+  void release_context(uint32_t index);
+
   attempt_submitter submit_;
   entry_map entries_;
   timer_heap<node, timer_traits> timers_;
+  std::vector<shared_context> contexts_;
+  std::vector<uint32_t> free_contexts_; // unused slots of contexts_
+  std::map<std::tuple<const void*, const void*, const void*>, uint32_t>
+      context_index_; // (settings, sink, observer) -> slot
   uint64_t next_attempt_id_ = 0;
   // Attempt id -> the schedule that sent it.
   std::unordered_map<uint64_t, uint64_t> in_flight_;
