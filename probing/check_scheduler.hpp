@@ -15,15 +15,17 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "messages/probe_messages.hpp"
 #include "probing/check_port.hpp"
+#include "probing/timer_heap.hpp"
 
 namespace orasi {
 
@@ -60,7 +62,7 @@ public:
   void on_attempt_result(attempt_result result, time_point now);
 
   /// When run_due() has something to do next, if anything.
-  std::optional<time_point> next_due();
+  std::optional<time_point> next_due() const;
 
   /// Delivers every outcome gathered since the last flush, one batch per
   /// sink.
@@ -74,47 +76,76 @@ public:
 private:
   enum class wait_kind : uint8_t { check, retry, lost_attempt };
 
+  // What many schedules share (in practice every schedule of a
+  // supervisor: one settings, one sink, one observer), held once and named
+  // by an index in each entry.
+  struct shared_context {
+    std::shared_ptr<const probe_settings> settings;
+    std::shared_ptr<outcome_sink> sink;
+    std::shared_ptr<check_observer> observer;
+    size_t users = 0;
+  };
+
+  // Small on purpose: there is one per endpoint.
   struct entry {
-    check_spec spec;
-    std::optional<probe_target> target; // null if the URL cannot be probed
-    std::string target_error;
+    std::string service_id;
+    std::string endpoint_url;
+    uint64_t probe_id = 0;
+    // Meaningful iff target_valid. An invalid URL's reason is worked out
+    // again when its check fails rather than kept by every schedule.
+    probe_target target;
     probe_rng random;
-    bool fast = true;
     // The check in progress, if any.
-    bool checking = false;
     time_point check_started{};
-    uint32_t attempts_made = 0;
     uint64_t attempt_id = 0; // awaiting an answer, 0 if none
-    // The one pending timer of this schedule.
+    uint32_t attempts_made = 0;
+    uint32_t context = 0; // in contexts_
+    // The one pending timer of this schedule: its item in timers_, and
+    // what it waits for.
+    uint32_t heap_position = timer_heap_npos;
     wait_kind waiting = wait_kind::check;
-    time_point due{};
-    uint64_t timer = 0; // heap items with another number are stale
+    bool target_valid = false;
+    bool fast = true;
+    bool checking = false;
   };
 
-  struct timer_item {
-    time_point due;
-    uint64_t handle;
-    uint64_t timer;
-    wait_kind kind;
-    bool operator>(const timer_item& other) const { return due > other.due; }
+  using entry_map = std::unordered_map<uint64_t, entry>;
+  using node = entry_map::value_type;
+
+  // The heap points at map nodes, which stay put while the map rehashes.
+  // Schedules due together fire in the order of their handles.
+  struct timer_traits {
+    static uint32_t& position(node& n) { return n.second.heap_position; }
+    static bool before(const node& a, const node& b) {
+      return a.first < b.first;
+    }
   };
 
-  void arm(uint64_t handle, entry& e, wait_kind what, time_point due);
-  void begin_check(uint64_t handle, entry& e, time_point now);
-  void send_attempt(uint64_t handle, entry& e, time_point now);
-  void judge(uint64_t handle, entry& e, const attempt_result& result,
-             time_point now);
-  void finish_check(uint64_t handle, entry& e,
-                    std::optional<probe_outcome> outcome, time_point now);
+  void arm(node& n, wait_kind what, time_point due);
+  void begin_check(node& n, time_point now);
+  void send_attempt(node& n, time_point now);
+  void judge(node& n, const attempt_result& result, time_point now);
+  void finish_check(node& n, std::optional<probe_outcome> outcome,
+                    time_point now);
   caf::timespan current_interval(const entry& e) const;
   probe_outcome make_outcome(const entry& e) const;
 
+  const shared_context& context_of(const entry& e) const {
+    return contexts_[e.context];
+  }
+  const probe_settings& settings_of(const entry& e) const {
+    return *contexts_[e.context].settings;
+  }
+  uint32_t acquire_context(check_spec& spec);
+  void release_context(uint32_t index);
+
   attempt_submitter submit_;
-  std::unordered_map<uint64_t, entry> entries_;
-  std::priority_queue<timer_item, std::vector<timer_item>,
-                      std::greater<timer_item>>
-      timers_;
-  uint64_t next_timer_ = 0;
+  entry_map entries_;
+  timer_heap<node, timer_traits> timers_;
+  std::vector<shared_context> contexts_;
+  std::vector<uint32_t> free_contexts_; // unused slots of contexts_
+  std::map<std::tuple<const void*, const void*, const void*>, uint32_t>
+      context_index_; // (settings, sink, observer) -> slot
   uint64_t next_attempt_id_ = 0;
   // Attempt id -> the schedule that sent it.
   std::unordered_map<uint64_t, uint64_t> in_flight_;
