@@ -321,10 +321,16 @@ struct ServiceDiscovery::impl {
   void spawn_actors(const GatewayConfig& given,
                     const HealthCheckConfig* policy = nullptr,
                     const testing::facade_options* testing = nullptr) {
-    config = given;
+    // The services go to the backend, which holds them from here on; the
+    // facade's own copy leaves them out (one copy of every endpoint fewer).
+    config = restart_only_fields(given);
     if (policy)
       config.service_discovery.health_check = *policy;
     config.validate();
+    for (const auto& [id, info] : given.service_discovery.services)
+      if (auto err =
+              validate_service(id, info, "service_discovery.services." + id))
+        throw GatewayError{errc::config_invalid, error_message(err)};
     auto options = make_supervisor_options(given, config, store);
     source = options.backend.source;
     options.backend.limit_refusals = limit_refusals;

@@ -174,7 +174,9 @@ public:
   /// are caf::errors of category "orasi", see messages/errors.hpp).
   caf::actor actor_handle() const;
 
-  /// The configuration this instance runs with.
+  /// The configuration this instance runs with, without its services
+  /// (service_discovery.services is empty): the backend holds those, and
+  /// get_services() says what they are now.
   const GatewayConfig& config() const;
 
 private:

@@ -191,6 +191,32 @@ TEST_CASE("facade: callbacks are called once per version until "
   CHECK(seen().size() == 6);
 }
 
+TEST_CASE("facade: the services of the config live in the backend only",
+          "[facade]") {
+  auto seed =
+      service("seed", EndpointHealthStatus::Unknown, {"http://127.1.0.1:80"});
+  ServiceDiscovery discovery{config_with({{"seed-1", seed}})};
+  discovery.start();
+  CHECK(discovery.get_services().count("seed-1") == 1);
+  // config() keeps every other field, not a second copy of the services.
+  CHECK(discovery.config().service_discovery.services.empty());
+  CHECK_FALSE(discovery.config().service_discovery.health_check.enabled);
+
+  // Embedded, the services are still validated, and the error names one.
+  host_system host_fixture;
+  auto nameless = seed;
+  nameless.name.clear();
+  std::string message;
+  try {
+    ServiceDiscovery embedded{host_fixture.system,
+                              config_with({{"bad-1", nameless}})};
+  } catch (const GatewayError& err) {
+    CHECK(err.kind() == errc::config_invalid);
+    message = err.what();
+  }
+  CHECK(message.find("service_discovery.services.bad-1") != std::string::npos);
+}
+
 TEST_CASE("facade: embedded in a host actor system, a host actor "
           "subscribes",
           "[facade][embedded]") {
