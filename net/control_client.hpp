@@ -4,7 +4,6 @@
 // etcd and Consul backend actors do their I/O on it.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,7 +51,7 @@ public:
 
   /// Ends every outstanding request with `cancelled`, closes every
   /// connection and joins the loop thread, without waiting for any server.
-  /// Idempotent.
+  /// Idempotent. Not from a handler: it joins the loop thread.
   void stop();
 
   /// Connections opened so far, and open right now (idle ones included).
