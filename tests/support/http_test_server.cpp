@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -25,10 +26,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -96,6 +97,20 @@ server_behavior server_behavior::after_interim(std::string interim,
   return result;
 }
 
+server_behavior server_behavior::echo() {
+  return replying(reply_kind::echo);
+}
+
+server_behavior server_behavior::chunked(std::vector<std::string> chunks,
+                                         bool endless,
+                                         std::chrono::milliseconds interval) {
+  auto result = replying(reply_kind::chunked);
+  result.chunks = std::move(chunks);
+  result.endless = endless;
+  result.chunk_interval = interval;
+  return result;
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -106,8 +121,12 @@ using boost::system::error_code;
 
 // --- wire text -----------------------------------------------------------
 
+// Request bodies are echoed back (reply_kind::echo), never stored.
+constexpr uint64_t request_body_limit = 1024 * 1024;
+
 std::string head(uint16_t status, size_t content_length, bool keep_alive,
-                 const std::string& location = {}) {
+                 const std::string& location = {},
+                 const std::string& extra_headers = {}) {
   auto reason = http::obsolete_reason(http::int_to_status(status));
   std::string text = "HTTP/1.1 " + std::to_string(status) + " ";
   text.append(reason.data(), reason.size());
@@ -115,6 +134,7 @@ std::string head(uint16_t status, size_t content_length, bool keep_alive,
           std::to_string(content_length) + "\r\n";
   if (!location.empty())
     text += "Location: " + location + "\r\n";
+  text += extra_headers;
   text += keep_alive ? "Connection: keep-alive\r\n\r\n"
                      : "Connection: close\r\n\r\n";
   return text;
@@ -122,8 +142,32 @@ std::string head(uint16_t status, size_t content_length, bool keep_alive,
 
 std::string status_response(const server_behavior& behavior, bool keep_alive) {
   return head(behavior.status, behavior.body.size(), keep_alive,
-              behavior.location) +
+              behavior.location, behavior.headers) +
          behavior.body;
+}
+
+std::string echo_response(const server_behavior& behavior,
+                          const http::request<http::string_body>& request,
+                          bool keep_alive) {
+  auto method = request.method_string();
+  std::string body(method.data(), method.size());
+  body += " ";
+  body.append(request.target().data(), request.target().size());
+  body += "\n" + request.body();
+  return head(200, body.size(), keep_alive, {}, behavior.headers) + body;
+}
+
+std::string chunked_head(bool keep_alive) {
+  return std::string{"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                     "Transfer-Encoding: chunked\r\n"} +
+         (keep_alive ? "Connection: keep-alive\r\n\r\n"
+                     : "Connection: close\r\n\r\n");
+}
+
+std::string chunk(const std::string& data) {
+  char size[32];
+  std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  return size + data + "\r\n";
 }
 
 // Promises 100 bytes, delivers 10.
@@ -275,6 +319,7 @@ private:
   void read_request() {
     waiting_ = true;
     parser_.emplace();
+    parser_->body_limit(request_body_limit);
     with_stream([this](auto& stream) {
       http::async_read(stream, buffer_, *parser_,
                        [self = shared_from_this()](error_code ec, size_t) {
@@ -319,10 +364,33 @@ private:
       return send(truncated_response(), &session::close_gracefully);
     case reply_kind::close_without_response:
       return close_gracefully();
+    case reply_kind::echo:
+      return send(echo_response(behavior, parser_->get(), keep_alive_),
+                  &session::after_response);
+    case reply_kind::chunked:
+      chunks_ = behavior;
+      next_chunk_ = 0;
+      return send(chunked_head(keep_alive_), &session::send_chunk);
     }
   }
 
   void after_response() { keep_alive_ ? read_request() : close_gracefully(); }
+
+  // One chunk per write, `chunk_interval` apart; then the last-chunk, or
+  // nothing more for an endless stream (which waits for the client to go).
+  void send_chunk() {
+    if (next_chunk_ == chunks_.chunks.size())
+      return chunks_.endless ? drain()
+                             : send("0\r\n\r\n", &session::after_response);
+    auto data = chunk(chunks_.chunks[next_chunk_++]);
+    if (next_chunk_ == 1 || chunks_.chunk_interval.count() <= 0)
+      return send(std::move(data), &session::send_chunk);
+    timer_.expires_after(chunks_.chunk_interval);
+    timer_.async_wait([self = shared_from_this(), data](error_code ec) {
+      if (!ec && !self->closed_)
+        self->send(data, &session::send_chunk);
+    });
+  }
 
   void send_body() {
     if (body_left_ == 0)
@@ -373,8 +441,10 @@ private:
   std::variant<tcp::socket, tls_stream> stream_;
   asio::steady_timer timer_; // for slow answers
   boost::beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::empty_body>> parser_;
-  std::string outgoing_; // what is being written
+  std::optional<http::request_parser<http::string_body>> parser_;
+  server_behavior chunks_; // of a chunked reply
+  size_t next_chunk_ = 0;  // of chunks_.chunks
+  std::string outgoing_;   // what is being written
   std::array<char, 4096> discard_;
   size_t body_left_ = 0;     // of a huge body
   size_t requests_here_ = 0; // on this connection

@@ -21,6 +21,8 @@ enum class reply_kind : uint8_t {
   garbage_status_line,    // "HELLO\r\n\r\n", then close
   close_mid_response,     // headers promising 100 bytes, 10 bytes, close
   close_without_response, // read the request, then close
+  echo,                   // 200, body "<method> <target>\n<request body>"
+  chunked,                // 200, `chunks` one write each, chunked encoding
 };
 
 /// What the server does with each request; see the named constructors.
@@ -38,6 +40,14 @@ struct server_behavior {
   /// Sent just before a `status` reply, in the same write: raw interim
   /// responses such as "HTTP/1.1 103 Early Hints\r\n\r\n".
   std::string interim;
+  /// Raw header lines ("X-Consul-Index: 7\r\n") added to a `status` or
+  /// `echo` reply.
+  std::string headers;
+  /// chunked only: the body's chunks, written `chunk_interval` apart; the
+  /// last-chunk follows unless `endless` (then the response stays open).
+  std::vector<std::string> chunks;
+  std::chrono::milliseconds chunk_interval{0};
+  bool endless = false;
 
   static server_behavior answer(uint16_t status, std::string body = "ok");
   static server_behavior redirect(uint16_t status, std::string location);
@@ -51,6 +61,10 @@ struct server_behavior {
   /// `interim` (raw 1xx responses), then `status`.
   static server_behavior after_interim(std::string interim,
                                        uint16_t status = 200);
+  static server_behavior echo();
+  static server_behavior chunked(std::vector<std::string> chunks,
+                                 bool endless = false,
+                                 std::chrono::milliseconds interval = {});
 };
 
 struct http_test_server_options {
