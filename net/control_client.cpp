@@ -42,6 +42,7 @@ struct pending {
   asio::steady_timer deadline;
   std::shared_ptr<exchange> attempt; // null while waiting for a connection
   bool retried = false;              // a second attempt goes on a fresh one
+  bool head_seen = false;            // a stream's head went to on_head
 };
 
 using pending_ptr = std::shared_ptr<pending>;
@@ -129,6 +130,9 @@ struct control_client::impl {
   // A stream's deadline ends with its head: the body may never end.
   void connect_sink(pending& p) {
     p.sink.on_head = [&p](const http_response& head) {
+      // cancel() cannot recall a deadline that fired in this same turn of
+      // the loop: on_deadline() checks head_seen too.
+      p.head_seen = true;
       p.deadline.cancel();
       if (p.handlers->on_head)
         p.handlers->on_head(head);
@@ -152,6 +156,8 @@ struct control_client::impl {
     if (found == active.end())
       return;
     auto& p = *found->second;
+    if (p.head_seen)
+      return; // the deadline covers a stream until its head only
     auto detail = "no response from " + where(p.request) + " within " +
                   std::to_string(p.request.timeout.count()) + " ms";
     if (!p.attempt)
@@ -214,7 +220,7 @@ struct control_client::impl {
     if (found == active.end())
       return;
     auto p = found->second;
-    if (outcome.retriable && !p->retried) {
+    if (outcome.retriable && !p->retried && may_replay(p->request)) {
       p->retried = true;
       p->attempt.reset();
       auto& pool = pool_for(p->request);

@@ -41,6 +41,16 @@ bool same_name(std::string_view a, std::string_view b) {
 
 } // namespace
 
+bool may_replay(const http_request& request) {
+  // RFC 9110, 9.2.2: repeating one of these has the effect of sending it
+  // once. The method is matched as sent (methods are case-sensitive).
+  static constexpr std::string_view idempotent[] = {"GET", "HEAD", "PUT",
+                                                    "DELETE", "OPTIONS"};
+  return request.replayable ||
+         std::find(std::begin(idempotent), std::end(idempotent),
+                   request.method) != std::end(idempotent);
+}
+
 std::optional<std::string_view>
 http_response::header(std::string_view name) const {
   for (const auto& [field, value] : headers)

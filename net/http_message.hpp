@@ -47,7 +47,16 @@ struct http_request {
   std::chrono::milliseconds timeout{10'000};
   /// Bounds a buffered body; a stream's pieces are not bounded.
   size_t body_limit = 16 * 1024 * 1024;
+  /// Whether the request may go a second time when a reused connection
+  /// fails before any byte of the answer: the server may have applied it
+  /// and closed before answering. Idempotent methods (GET, HEAD, PUT,
+  /// DELETE, OPTIONS) always may; a POST only if it says so (an etcd range
+  /// read may, a lease grant must not: a second lease would leak).
+  bool replayable = false;
 };
+
+/// The request may be sent again after a failure without a response.
+bool may_replay(const http_request& request);
 
 struct http_response {
   request_failure failure = request_failure::none;

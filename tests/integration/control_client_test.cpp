@@ -67,6 +67,38 @@ TEST_CASE("control client: an idle connection the server closed is replaced",
   CHECK(server.connections_accepted() == 2);
 }
 
+TEST_CASE("control client: a request the server took and never answered on "
+          "a reused connection goes again only if it may",
+          "[control_client]") {
+  http_test_server server;
+  net::control_client client;
+  REQUIRE(fetch(client, request_to(server)).ok()); // one idle connection
+  // The server reads each request, then closes without a word: it may
+  // have applied it.
+  server.set_behavior(server_behavior::close_without_response());
+  auto sent_before = server.requests_received();
+  auto request = request_to(server);
+  request.method = "POST"; // e.g. an etcd lease grant
+
+  SECTION("a POST goes once") {
+    auto got = fetch(client, request);
+    CHECK(got.failure == request_failure::connection_lost);
+    CHECK(server.requests_received() == sent_before + 1);
+  }
+  SECTION("a POST that says it may goes again, on a fresh connection") {
+    request.replayable = true; // e.g. an etcd range read
+    auto got = fetch(client, request);
+    CHECK(got.failure == request_failure::connection_lost);
+    CHECK(server.requests_received() == sent_before + 2);
+  }
+  SECTION("a GET goes again, on a fresh connection") {
+    request.method = "GET";
+    auto got = fetch(client, request);
+    CHECK(got.failure == request_failure::connection_lost);
+    CHECK(server.requests_received() == sent_before + 2);
+  }
+}
+
 TEST_CASE("control client: connections per host stay within the bound, "
           "further requests queue and complete",
           "[control_client]") {
